@@ -1,0 +1,94 @@
+"""Activation functions and their derivatives, keyed by the names users type in the config.
+
+Every activation works in place on the pre-activation array it is given (the forward pass owns
+preallocated buffers). Every derivative is written in terms of the activation's *output*, which
+is what the forward pass keeps, and multiplies the back-propagated delta in place.
+"""
+
+import numpy as np
+
+LEAKY_RELU_SLOPE = 0.01
+
+
+def identity(z: np.ndarray) -> None:
+    """f(z) = z."""
+
+
+def relu(z: np.ndarray) -> None:
+    """f(z) = max(z, 0)."""
+    np.maximum(z, 0, out=z)
+
+
+def leaky_relu(z: np.ndarray) -> None:
+    """f(z) = z for z > 0, slope * z otherwise."""
+    np.maximum(z, LEAKY_RELU_SLOPE * z, out=z)
+
+
+def sigmoid(z: np.ndarray) -> None:
+    """f(z) = 1 / (1 + exp(-z))."""
+    # 1/(1+exp(-z)) == (1 + tanh(z/2)) / 2, and tanh never overflows, whatever |z|.
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1
+    z *= 0.5
+
+
+def tanh(z: np.ndarray) -> None:
+    """f(z) = tanh(z)."""
+    np.tanh(z, out=z)
+
+
+def softmax(z: np.ndarray) -> None:
+    """f(z)_k = exp(z_k) / sum_j exp(z_j), row by row (output layer only)."""
+    # Shifting each row by its max leaves softmax unchanged and keeps exp from overflowing.
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+
+
+def identity_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """f'(z) = 1."""
+
+
+def relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """f'(z) = 1 where the unit is active (a > 0), else 0."""
+    delta[a <= 0] = 0
+
+
+def leaky_relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """f'(z) = 1 where a > 0, else slope (a keeps the sign of z)."""
+    delta[a <= 0] *= LEAKY_RELU_SLOPE
+
+
+def sigmoid_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """f'(z) = a (1 - a)."""
+    delta *= a
+    delta *= 1 - a
+
+
+def tanh_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """f'(z) = 1 - a^2."""
+    delta *= 1 - a**2
+
+
+ACTIVATIONS = {
+    "identity": identity,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+}
+
+# softmax has no entry: its Jacobian is not diagonal, so it is only used fused with
+# cross-entropy, whose gradient with respect to the logits is simply p - y (see losses.py).
+DERIVATIVES = {
+    "identity": identity_derivative,
+    "relu": relu_derivative,
+    "leaky_relu": leaky_relu_derivative,
+    "sigmoid": sigmoid_derivative,
+    "tanh": tanh_derivative,
+}
+
+HIDDEN_ACTIVATIONS = tuple(DERIVATIVES)
+OUTPUT_ACTIVATIONS = ("identity", "relu", "sigmoid", "softmax")

@@ -1,0 +1,82 @@
+"""Training costs, keyed by the names users type in the config.
+
+A loss is the sum over a batch of the per-sample cost, and each per-sample cost sums over the
+output units. `LOSSES[name](y_pred, y_true, scratch)` returns that total without allocating;
+`LOSS_GRADIENTS[name](y_pred, y_true, out)` writes the per-sample gradient into `out`.
+
+`logloss` and `cross_entropy` are fused with their output activation (sigmoid and softmax): their
+"gradient" is taken with respect to the logits, where it is simply p - y, which is both cheaper
+and better conditioned than chaining d(log p)/dp with the activation's Jacobian.
+"""
+
+import numpy as np
+
+
+def _clip_probabilities(p: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    # log never sees 0 (nor 1 - p == 0): probabilities are kept one epsilon inside (0, 1).
+    eps = np.finfo(p.dtype).eps
+    return np.clip(p, eps, 1 - eps, out=scratch)
+
+
+def squared(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
+    """1/2 sum_k (y_k - t_k)^2 per sample; the 1/2 makes the gradient y - t."""
+    np.subtract(y_pred, y_true, out=scratch)
+    return 0.5 * float(np.vdot(scratch, scratch))
+
+
+def absolute(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
+    """sum_k |y_k - t_k| per sample."""
+    np.subtract(y_pred, y_true, out=scratch)
+    np.abs(scratch, out=scratch)
+    return float(scratch.sum())
+
+
+def logloss(p: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
+    """Binary cross-entropy -sum_k [t_k log p_k + (1 - t_k) log(1 - p_k)] on sigmoid outputs."""
+    log_p = np.log(_clip_probabilities(p, scratch), out=scratch)
+    total = -float(np.vdot(y_true, log_p))
+    log_1mp = np.log(np.subtract(1, _clip_probabilities(p, scratch), out=scratch), out=scratch)
+    # sum (1 - t) log(1 - p) == sum log(1 - p) - sum t log(1 - p), with no (1 - t) temporary.
+    return total - float(log_1mp.sum()) + float(np.vdot(y_true, log_1mp))
+
+
+def cross_entropy(p: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
+    """Categorical cross-entropy -sum_k t_k log p_k on softmax outputs (one-hot targets)."""
+    log_p = np.log(_clip_probabilities(p, scratch), out=scratch)
+    return -float(np.vdot(y_true, log_p))
+
+
+def squared_gradient(y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> None:
+    """d/dy = y - t."""
+    np.subtract(y_pred, y_true, out=out)
+
+
+def absolute_gradient(y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> None:
+    """d/dy = sign(y - t)."""
+    np.subtract(y_pred, y_true, out=out)
+    np.sign(out, out=out)
+
+
+def fused_gradient(p: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> None:
+    """d/dz = p - t for sigmoid + logloss and for softmax + cross-entropy (z: the logits)."""
+    np.subtract(p, y_true, out=out)
+
+
+LOSSES = {
+    "squared": squared,
+    "absolute": absolute,
+    "logloss": logloss,
+    "cross_entropy": cross_entropy,
+}
+
+LOSS_GRADIENTS = {
+    "squared": squared_gradient,
+    "absolute": absolute_gradient,
+    "logloss": fused_gradient,
+    "cross_entropy": fused_gradient,
+}
+
+# Losses whose gradient is taken with respect to the logits, and the output each one needs.
+FUSED_OUTPUT = {"logloss": "sigmoid", "cross_entropy": "softmax"}
+
+CLASSIFICATION_LOSSES = tuple(FUSED_OUTPUT)

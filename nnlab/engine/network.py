@@ -1,0 +1,126 @@
+"""A dense multilayer perceptron: its parameters, and the forward and backward passes.
+
+Layer i maps a_i (rows x sizes[i]) to a_{i+1} = f(a_i W_i + b_i). The hidden layers share one
+activation f; the last layer uses the output activation. Both passes write into preallocated
+buffers (a `Workspace`) so that a training step allocates nothing.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab.engine.activations import ACTIVATIONS, DERIVATIVES
+from nnlab.engine.initializers import Init, init_parameters
+
+
+@dataclass
+class Network:
+    weights: list[np.ndarray]  # W_i: (sizes[i], sizes[i+1])
+    biases: list[np.ndarray]  # b_i: (sizes[i+1],)
+    activation: str  # hidden layers
+    output: str  # last layer
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weights[0].dtype
+
+    def layer_activation(self, i: int) -> str:
+        return self.output if i == len(self.weights) - 1 else self.activation
+
+
+def init_network(
+    sizes: list[int],
+    activation: str,
+    output: str,
+    init: Init,
+    rng: np.random.Generator,
+    dtype: type = np.float64,
+) -> Network:
+    """A network with layer widths `sizes` (input first, output last) and fresh weights."""
+    weights, biases = init_parameters(sizes, init, rng, np.dtype(dtype))
+    return Network(weights, biases, activation, output)
+
+
+@dataclass
+class Workspace:
+    """Every array one training step writes, allocated once for batches of up to `rows` rows."""
+
+    activations: list[np.ndarray]  # a_1 .. a_L (the input a_0 is a view of the data)
+    deltas: list[np.ndarray]  # dCost/dz_i, shaped like activations[i]
+    weight_grads: list[np.ndarray]
+    bias_grads: list[np.ndarray]
+    weight_scratch: list[np.ndarray]  # for the penalty gradient
+    loss_scratch: np.ndarray
+    _row_views: dict = field(default_factory=dict)
+
+    def rows(self, n: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Views of the buffers for a batch of n rows (cached: the last batch may be short)."""
+        if n not in self._row_views:
+            self._row_views[n] = (
+                [a[:n] for a in self.activations],
+                [d[:n] for d in self.deltas],
+                self.loss_scratch[:n],
+            )
+        return self._row_views[n]
+
+
+def allocate_workspace(net: Network, rows: int) -> Workspace:
+    widths = net.sizes[1:]
+    return Workspace(
+        activations=[np.empty((rows, w), net.dtype) for w in widths],
+        deltas=[np.empty((rows, w), net.dtype) for w in widths],
+        weight_grads=[np.empty_like(w) for w in net.weights],
+        bias_grads=[np.empty_like(b) for b in net.biases],
+        weight_scratch=[np.empty_like(w) for w in net.weights],
+        loss_scratch=np.empty((rows, widths[-1]), net.dtype),
+    )
+
+
+def forward_pass(net: Network, x: np.ndarray, activations: list[np.ndarray]) -> np.ndarray:
+    """z_i = a_i W_i + b_i, a_{i+1} = f(z_i), layer by layer; returns the output a_L."""
+    a = x
+    for i, (w, b, out) in enumerate(zip(net.weights, net.biases, activations, strict=True)):
+        z = np.matmul(a, w, out=out)
+        z += b
+        ACTIVATIONS[net.layer_activation(i)](z)
+        a = z
+    return a
+
+
+def backward_pass(
+    net: Network,
+    x: np.ndarray,
+    activations: list[np.ndarray],
+    deltas: list[np.ndarray],
+    weight_grads: list[np.ndarray],
+    bias_grads: list[np.ndarray],
+) -> None:
+    """Given deltas[-1] = dCost/dz_L, the chain rule back to the input:
+    dCost/dW_i = a_i^T delta_i, dCost/db_i = sum_rows delta_i,
+    delta_{i-1} = (delta_i W_i^T) * f'(z_{i-1})."""
+    for i in range(len(net.weights) - 1, -1, -1):
+        a_in = activations[i - 1] if i > 0 else x
+        np.matmul(a_in.T, deltas[i], out=weight_grads[i])
+        np.sum(deltas[i], axis=0, out=bias_grads[i])
+        if i > 0:
+            np.matmul(deltas[i], net.weights[i].T, out=deltas[i - 1])
+            DERIVATIVES[net.activation](activations[i - 1], deltas[i - 1])
+
+
+def predict(net: Network, x: np.ndarray) -> np.ndarray:
+    """The network's output for inputs x (allocates: for evaluation, not the training loop)."""
+    x = np.asarray(x, dtype=net.dtype)
+    buffers = [np.empty((x.shape[0], w), net.dtype) for w in net.sizes[1:]]
+    return forward_pass(net, x, buffers)
+
+
+def hidden_outputs(net: Network, x: np.ndarray) -> list[np.ndarray]:
+    """The output of every hidden layer for inputs x."""
+    x = np.asarray(x, dtype=net.dtype)
+    buffers = [np.empty((x.shape[0], w), net.dtype) for w in net.sizes[1:]]
+    forward_pass(net, x, buffers)
+    return buffers[:-1]
