@@ -1,0 +1,191 @@
+"""The training loop, the numerics and the argument checks of the engine."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from nnlab.engine import (
+    ACTIVATIONS,
+    Init,
+    Schedule,
+    TrainConfig,
+    dead_units_frac,
+    init_network,
+    mean_cost,
+    train,
+)
+from nnlab.engine.losses import LOSSES
+from nnlab.engine.schedules import learning_rates
+
+
+def _regression(seed: int = 0, rows: int = 64):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(rows, 1))
+    return x, np.hstack([np.sin(x), np.cos(x)])
+
+
+def _fit(seed: int, config: TrainConfig, dtype=np.float64, hidden=(8,), activation="tanh"):
+    x, y = _regression()
+    net = init_network([1, *hidden, 2], activation, "identity", Init("lecun"),
+                       np.random.default_rng(seed), dtype)
+    return net, train(net, x, y, config, np.random.default_rng(seed + 100))
+
+
+def test_same_seed_gives_identical_weights_and_history():
+    config = TrainConfig(lr=0.5, epochs=5, batch_size=10)
+    net_a, result_a = _fit(3, config)
+    net_b, result_b = _fit(3, config)
+    np.testing.assert_array_equal(result_a.loss_history, result_b.loss_history)
+    for wa, wb in zip(net_a.weights, net_b.weights, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    _, result_c = _fit(4, config)
+    assert not np.array_equal(result_a.loss_history, result_c.loss_history)
+
+
+def test_history_has_one_loss_per_step_and_training_lowers_it():
+    _, result = _fit(0, TrainConfig(lr=0.5, epochs=20, batch_size=10))
+    assert result.steps == 20 * 7  # 64 rows in batches of 10: 7 steps per epoch
+    assert result.loss_history.shape == (result.steps,)
+    assert result.diverged_at is None
+    assert result.loss_history[-10:].mean() < 0.2 * result.loss_history[:10].mean()
+
+
+def test_full_batch_takes_one_step_per_epoch():
+    _, result = _fit(0, TrainConfig(lr=0.5, epochs=13))
+    assert result.steps == 13
+
+
+def test_float32_network_trains_in_float32():
+    net, result = _fit(0, TrainConfig(lr=0.5, epochs=30, batch_size=16), dtype=np.float32)
+    assert all(w.dtype == np.float32 for w in net.weights + net.biases)
+    assert result.loss_history[-1] < result.loss_history[0]
+
+
+def test_momentum_reaches_a_lower_loss_than_plain_sgd_at_a_small_lr():
+    _, plain = _fit(0, TrainConfig(lr=0.01, epochs=30, batch_size=16))
+    _, heavy = _fit(0, TrainConfig(lr=0.01, epochs=30, batch_size=16, momentum=0.9))
+    assert heavy.loss_history[-5:].mean() < plain.loss_history[-5:].mean()
+
+
+def test_divergence_stops_training_and_reports_the_step_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net, result = _fit(0, TrainConfig(lr=1e6, epochs=50, batch_size=8), activation="relu")
+    assert result.diverged_at is not None
+    assert result.steps == result.diverged_at < 50 * 8
+    assert not np.isfinite(result.loss_history[-1])
+    assert np.isfinite(result.loss_history[:-1]).all()
+
+
+def test_schedules_follow_their_formulas():
+    assert learning_rates(Schedule("constant"), 0.3, 4).tolist() == [0.3] * 4
+    exponential = learning_rates(Schedule("exponential", decay_rate=0.5, decay_steps=2), 1.0, 5)
+    np.testing.assert_allclose(exponential, 0.5 ** (np.arange(5) / 2))
+    inverse = learning_rates(Schedule("inverse", decay_rate=1.0, decay_steps=10), 2.0, 21)
+    assert inverse[0] == 2.0 and inverse[10] == pytest.approx(1.0)
+    assert inverse[20] == pytest.approx(2.0 / 3)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softmax", "relu", "leaky_relu"])
+def test_activations_stay_finite_and_silent_for_huge_logits(name):
+    z = np.array([[-1e3, 0.0, 1e3], [1e3, 1e3, -1e3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ACTIVATIONS[name](z)
+    assert np.isfinite(z).all()
+
+
+@pytest.mark.parametrize("loss", ["logloss", "cross_entropy"])
+def test_log_losses_never_take_the_log_of_zero(loss):
+    p = np.array([[0.0, 1.0], [1.0, 0.0]])
+    y = np.array([[1.0, 0.0], [1.0, 0.0]])  # first row: all mass on the wrong class
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = LOSSES[loss](p, y, np.empty_like(p))
+    assert np.isfinite(value) and value > 30
+
+
+def test_dead_units_frac_counts_relu_units_silent_on_every_sample():
+    net = init_network([1, 4, 2], "relu", "identity", Init("normal", std=0.1),
+                       np.random.default_rng(0))
+    net.weights[0][:] = [[1.0, 1.0, -1.0, 1.0]]
+    net.biases[0][:] = [0.0, -5.0, -0.5, 1.0]  # unit 1 and unit 2 never fire on x in [0, 1)
+    x, _ = _regression()
+    assert dead_units_frac(net, x) == 0.5
+
+
+def test_net_without_hidden_layer_fits_a_line():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 2))
+    y = x @ np.array([[2.0], [-1.0]]) + 0.5
+    net = init_network([2, 1], "relu", "identity", Init("lecun"), rng)
+    train(net, x, y, TrainConfig(lr=0.1, epochs=500), rng)
+    assert mean_cost(net, x, y, "squared") < 1e-8
+
+
+def _default_args():
+    x, y = _regression()
+    net = init_network([1, 4, 2], "tanh", "identity", Init("lecun"), np.random.default_rng(0))
+    return net, x, y
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"lr": 0.0}, "lr=0.0"),
+        ({"lr": -0.1}, "lr=-0.1"),
+        ({"lr": float("nan")}, "lr=nan"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"l1": -1.0}, "l1=-1.0"),
+        ({"l2": -1e-3}, "l2=-0.001"),
+        ({"loss": "hinge"}, "loss=hinge"),
+        ({"loss": "cross_entropy"}, "output=identity"),
+        ({"momentum": 1.0}, "momentum=1.0"),
+        ({"schedule": Schedule("cosine")}, "lr_schedule=cosine"),
+    ],
+)
+def test_bad_training_arguments_raise_one_line_naming_them(change, needle):
+    net, x, y = _default_args()
+    with pytest.raises(ValueError, match="allowed") as error:
+        train(net, x, y, TrainConfig(**change), np.random.default_rng(0))
+    assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+def test_unknown_activation_is_named_with_the_allowed_ones():
+    net, x, y = _default_args()
+    net.activation = "swish"
+    with pytest.raises(ValueError, match=r"activation=swish .*relu"):
+        train(net, x, y, TrainConfig(), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("x_change", "y_change", "needle"),
+    [
+        (lambda x: x[:, [0, 0]], None, "x=shape (64, 2)"),
+        (None, lambda y: y[:10], "y=10 rows"),
+        (lambda x: np.where(x > 0.5, np.inf, x), None, "x=non-finite"),
+        (None, lambda y: np.where(y > 0.9, np.nan, y), "y=non-finite"),
+        (None, lambda y: y[:, :1], "y=shape (64, 1)"),
+    ],
+)
+def test_bad_data_raises_one_line_naming_it(x_change, y_change, needle):
+    net, x, y = _default_args()
+    x = x_change(x) if x_change else x
+    y = y_change(y) if y_change else y
+    with pytest.raises(ValueError, match="allowed") as error:
+        train(net, x, y, TrainConfig(), np.random.default_rng(0))
+    assert needle in str(error.value)
+
+
+def test_engine_and_data_import_neither_hydra_nor_mlflow():
+    code = (
+        "import sys, nnlab.engine, nnlab.data; "
+        "print(sorted(m for m in ('hydra', 'mlflow', 'omegaconf', 'sklearn', 'pandas') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
