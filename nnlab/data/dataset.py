@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnlab.data.validation import check_int
+
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
 
@@ -85,6 +87,14 @@ def shrink_train(dataset: Dataset, n_train: int) -> Dataset:
     Training rows are already in random order, so taking the first ones is a random
     subset, yet repeatable for a given dataset.
     """
+    available = len(dataset.y_train)
+    n_train = check_int(
+        "n_train",
+        n_train,
+        low=1,
+        high=available,
+        limit=f"the {available} training rows of {dataset.name}",
+    )
     if dataset.n_classes is not None:
         keep = stratified_take(dataset.y_train, n_train, dataset.n_classes)
     else:

@@ -35,11 +35,15 @@ def iris(rng: np.random.Generator, train_fraction: float = 2 / 3) -> Dataset:
     allowed = f"a fraction in (0, 1) giving {n_classes}..{n_rows - n_classes} training rows"
     fraction = check_real("train_fraction", train_fraction, allowed)
     n_train = round(n_rows * fraction)
-    # Both splits need every class, or accuracy per class becomes meaningless.
-    if not 0 < fraction < 1 or not n_classes <= n_train <= n_rows - n_classes:
+    if not 0 < fraction < 1:
         raise ValueError(
-            f"dataset.train_fraction={train_fraction} gives {n_train} of {n_rows} "
-            f"training rows; allowed: {allowed}"
+            f"dataset.train_fraction={train_fraction} is outside (0, 1); allowed: {allowed}"
+        )
+    # Both splits need every class, or accuracy per class becomes meaningless.
+    if not n_classes <= n_train <= n_rows - n_classes:
+        raise ValueError(
+            f"dataset.train_fraction={train_fraction} puts {n_train} of the {n_rows} rows in "
+            f"training; allowed: {allowed}"
         )
     x = x / np.abs(x).max()
     order = rng.permutation(n_rows)

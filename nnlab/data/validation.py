@@ -7,9 +7,7 @@ import math
 import numpy as np
 
 
-def check_int(
-    param: str, value: object, low: int, high: int | None = None, limit: str = ""
-) -> int:
+def check_int(param: str, value: object, low: int, high: int | None = None, limit: str = "") -> int:
     """Return `value` as an int in [low, high], else raise naming `dataset.<param>`.
 
     `limit` describes where `high` comes from, for the message when `value` exceeds it.
