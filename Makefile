@@ -14,11 +14,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PYTHON) -m ruff check nnlab tests benchmarks
+	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 	$(PYTHON) -m pytest -q
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check nnlab tests benchmarks
+	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 
 bench: $(STAMP)
 	$(PYTHON) -m benchmarks

@@ -1,0 +1,385 @@
+"""nnlab's engine against scikit-learn's MLP (plain SGD), and against NumPy's own matmul peak.
+
+Each recipe is trained on the same data and shapes by both libraries: nnlab's init_network +
+train against scikit-learn's fit (which initializes its own weights), both timed end to end,
+alternating in the same process. Reported: the median seconds per epoch and the ratio
+sklearn / nnlab (> 1: nnlab is faster). For the large net, nnlab's achieved GFLOP/s (the
+matmuls of forward and backward, over the median epoch) is set against the median throughput of
+NumPy's matmul on the very shapes and operand layouts of one training step, and against a
+1024x1024 square product.
+
+The libraries do the same arithmetic except where noted:
+- sincos: nnlab uses an identity output (the tutorial's is relu), as MLPRegressor must.
+- moons: with two classes, MLPClassifier has one logistic output unit where nnlab has a 2-unit
+  softmax, and it shuffles every epoch even when a batch is the whole set (nnlab does not).
+"""
+
+import math
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from nnlab.engine import Init, TrainConfig, init_network, train
+
+Row = dict[str, object]
+SklearnModel = MLPClassifier | MLPRegressor
+
+SPEED_TARGET = 1.0  # sklearn time / nnlab time
+PEAK_TARGET = 0.6  # nnlab's GFLOP/s / matmul peak on the step's shapes (float32)
+LARGE_SIZES = [784, 256, 128, 10]
+LARGE_BATCH = 128
+SQUARE = 1024
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much work each part does: the full benchmark, or a smoke test (--quick)."""
+
+    sincos_samples: int
+    sincos_epochs: int  # per timed run
+    moons_epochs: int  # per timed run
+    large_samples: int
+    repeats: int
+    large_repeats: int
+    seconds_per_peak_run: float  # each matmul-peak repeat runs its products for about this long
+
+
+FULL = Scale(9600, 10, 2000, 60_000, repeats=5, large_repeats=3, seconds_per_peak_run=0.2)
+QUICK = Scale(960, 2, 100, 1024, repeats=2, large_repeats=1, seconds_per_peak_run=0.01)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training problem, set up the same way for nnlab and for scikit-learn."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    sizes: list[int]
+    activation: str
+    output: str
+    init: Init
+    config: TrainConfig  # its epochs is replaced by each run's
+    sklearn_model: Callable[[int], SklearnModel]  # epochs -> an unfitted model
+
+    @property
+    def steps_per_epoch(self) -> int:
+        batch = self.config.batch_size or len(self.x)
+        return math.ceil(len(self.x) / batch)
+
+
+def _sgd_params(batch: int, lr: float, alpha: float, epochs: int) -> dict[str, object]:
+    """scikit-learn's MLP as plain minibatch SGD that runs exactly `epochs` epochs."""
+    return {
+        "solver": "sgd",
+        "batch_size": batch,
+        "learning_rate_init": lr,
+        "learning_rate": "constant",
+        "momentum": 0.0,
+        "nesterovs_momentum": False,
+        "alpha": alpha,
+        "early_stopping": False,
+        "shuffle": True,
+        "tol": 0.0,
+        "n_iter_no_change": sys.maxsize,
+        "max_iter": epochs,
+        "random_state": 0,
+    }
+
+
+def sincos_recipe(n_samples: int, rng: np.random.Generator) -> Recipe:
+    x = rng.random((n_samples, 1))
+    batch, lr = 32, 1.0
+    # Same lr for both: sklearn's squared loss is halved too, and its gradient is (y - t) / rows,
+    # exactly nnlab's with reduction="mean".
+    return Recipe(
+        name="sincos [1,16,2] relu/identity, b=32",
+        x=x,
+        y=np.hstack([np.sin(x), np.cos(x)]),
+        sizes=[1, 16, 2],
+        activation="relu",
+        output="identity",
+        init=Init("normal", std=0.1, bias="same"),
+        config=TrainConfig(loss="squared", lr=lr, batch_size=batch, reduction="mean"),
+        sklearn_model=lambda epochs: MLPRegressor(
+            hidden_layer_sizes=(16,), activation="relu", **_sgd_params(batch, lr, 0.0, epochs)
+        ),
+    )
+
+
+def two_moons(
+    rng: np.random.Generator, n_samples: int, noise: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving noisy half circles, alternating labels 0 and 1."""
+    labels = np.arange(n_samples) % 2
+    t = rng.uniform(0.0, np.pi, n_samples)
+    upper = np.column_stack([np.cos(t), np.sin(t)])
+    lower = np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)])
+    x = np.where(labels[:, None] == 0, upper, lower) + rng.normal(scale=noise, size=(n_samples, 2))
+    return x, labels
+
+
+def moons_recipe(rng: np.random.Generator) -> Recipe:
+    n_samples = 200
+    x, y = two_moons(rng, n_samples)
+    lr, l2 = 0.01, 0.01  # the tutorial's epsilon and reg_lambda, on the summed cost
+    # sklearn averages the cost and adds alpha * W / rows to the gradient: the update of nnlab's
+    # summed objective is sklearn's with lr * rows and alpha = l2.
+    return Recipe(
+        name="moons [2,3,2] tanh/softmax, full batch",
+        x=x,
+        y=y,
+        sizes=[2, 3, 2],
+        activation="tanh",
+        output="softmax",
+        init=Init("lecun"),
+        config=TrainConfig(
+            loss="cross_entropy", lr=lr, batch_size=n_samples, reduction="sum", l2=l2
+        ),
+        sklearn_model=lambda epochs: MLPClassifier(
+            hidden_layer_sizes=(3,),
+            activation="tanh",
+            **_sgd_params(n_samples, lr * n_samples, l2, epochs),
+        ),
+    )
+
+
+def large_recipe(x: np.ndarray, y: np.ndarray) -> Recipe:
+    lr = 0.01
+    return Recipe(
+        name="large [784,256,128,10] relu/softmax, b=128",
+        x=x,
+        y=y,
+        sizes=LARGE_SIZES,
+        activation="relu",
+        output="softmax",
+        # sklearn's own initialization: Glorot uniform, biases included.
+        init=Init("xavier", bias="same"),
+        config=TrainConfig(loss="cross_entropy", lr=lr, batch_size=LARGE_BATCH),
+        sklearn_model=lambda epochs: MLPClassifier(
+            hidden_layer_sizes=tuple(LARGE_SIZES[1:-1]),
+            activation="relu",
+            **_sgd_params(LARGE_BATCH, lr, 0.0, epochs),
+        ),
+    )
+
+
+def run_nnlab(recipe: Recipe, epochs: int) -> None:
+    net = init_network(recipe.sizes, recipe.activation, recipe.output, recipe.init,
+                       np.random.default_rng(1), dtype=recipe.x.dtype.type)
+    result = train(net, recipe.x, recipe.y, replace(recipe.config, epochs=epochs),
+                   np.random.default_rng(2))
+    # A run that stopped early would time less work than sklearn's: refuse to report it.
+    if result.diverged_at is not None or result.steps != epochs * recipe.steps_per_epoch:
+        raise RuntimeError(f"{recipe.name}: nnlab stopped at step {result.steps} "
+                           f"(diverged_at={result.diverged_at})")
+
+
+def run_sklearn(recipe: Recipe, epochs: int) -> str:
+    """Fit, and return the dtype sklearn trained in (it may upcast float32)."""
+    model = recipe.sklearn_model(epochs)
+    with warnings.catch_warnings():
+        # Running out of epochs is the point here, not a problem.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(recipe.x, recipe.y)
+    if model.n_iter_ != epochs or not np.isfinite(model.loss_):
+        raise RuntimeError(f"{recipe.name}: sklearn ran {model.n_iter_} of {epochs} epochs, "
+                           f"loss {model.loss_}")
+    return model.coefs_[0].dtype.name
+
+
+def time_alternating(runs: list[Callable[[], object]], repeats: int) -> list[list[float]]:
+    """Seconds of each run, `repeats` times, interleaved in the same process."""
+    times: list[list[float]] = [[] for _ in runs]
+    for repeat in range(repeats):
+        # Who goes first alternates, so that a busy spell of the shared machine hits both.
+        order = range(len(runs)) if repeat % 2 == 0 else reversed(range(len(runs)))
+        for i in order:
+            start = time.perf_counter()
+            runs[i]()
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+def compare(recipe: Recipe, epochs: int, repeats: int, warm_up: bool = True) -> Row:
+    """nnlab against sklearn on one recipe: median seconds per epoch and their ratio."""
+    if warm_up:
+        # First calls pay for lazy imports and cold caches, which are not per-epoch costs.
+        run_nnlab(recipe, 1)
+        run_sklearn(recipe, 1)
+    sklearn_dtypes = set()
+    nnlab_times, sklearn_times = time_alternating(
+        [lambda: run_nnlab(recipe, epochs),
+         lambda: sklearn_dtypes.add(run_sklearn(recipe, epochs))],
+        repeats,
+    )
+    nnlab_s = statistics.median(nnlab_times) / epochs
+    sklearn_s = statistics.median(sklearn_times) / epochs
+    ratio = sklearn_s / nnlab_s
+    return {
+        "benchmark": recipe.name,
+        "dtype": recipe.x.dtype.name,
+        "sklearn_dtype": "/".join(sorted(sklearn_dtypes)),
+        "samples": len(recipe.x),
+        "epochs": epochs,
+        "repeats": repeats,
+        "nnlab_s_per_epoch": nnlab_s,
+        "sklearn_s_per_epoch": sklearn_s,
+        "ratio": ratio,
+        "target": f"ratio >= {SPEED_TARGET:g}",
+        "passed": ratio >= SPEED_TARGET,
+    }
+
+
+def step_matmuls(sizes: list[int], batch: int, dtype: type,
+                 rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(a, b, out) of every matmul in one training step, with the engine's operand layouts:
+    forward a_i @ W_i, weight gradients a_i.T @ delta_i, deltas delta_i @ W_i.T (i >= 1)."""
+    def draw(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape).astype(dtype)
+
+    products = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        a, w, delta = draw(batch, fan_in), draw(fan_in, fan_out), draw(batch, fan_out)
+        products.append((a, w, np.empty((batch, fan_out), dtype)))
+        products.append((a.T, delta, np.empty((fan_in, fan_out), dtype)))
+        if i > 0:
+            products.append((delta, w.T, np.empty((batch, fan_in), dtype)))
+    return products
+
+
+def flops(products: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+    return sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
+
+
+def matmul_gflops(products: list[tuple[np.ndarray, np.ndarray, np.ndarray]], repeats: int,
+                  seconds_per_run: float) -> float:
+    """Median GFLOP/s of NumPy's matmul running `products` back to back."""
+    def run_once() -> None:
+        for a, b, out in products:
+            np.matmul(a, b, out=out)
+
+    start = time.perf_counter()
+    run_once()  # also the warm-up
+    loops = max(1, round(seconds_per_run / (time.perf_counter() - start)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(loops):
+            run_once()
+        times.append((time.perf_counter() - start) / loops)
+    return flops(products) / statistics.median(times) / 1e9
+
+
+def throughput(row: Row, dtype: type, scale: Scale, rng: np.random.Generator) -> Row:
+    """nnlab's achieved GFLOP/s on the large recipe (its `compare` row) against NumPy's matmul
+    peak in `dtype`."""
+    step = step_matmuls(LARGE_SIZES, LARGE_BATCH, dtype, rng)
+    square = [(np.ones((SQUARE, SQUARE), dtype), np.ones((SQUARE, SQUARE), dtype),
+               np.empty((SQUARE, SQUARE), dtype))]
+    # Every product's flops are linear in the rows, so one sample costs 1/batch of a step.
+    epoch_gflop = flops(step) / LARGE_BATCH * int(row["samples"]) / 1e9
+    nnlab = epoch_gflop / float(row["nnlab_s_per_epoch"])
+    peak = matmul_gflops(step, scale.repeats, scale.seconds_per_peak_run)
+    square_peak = matmul_gflops(square, scale.repeats, scale.seconds_per_peak_run)
+    ratio = nnlab / peak
+    is_target = dtype is np.float32
+    return {
+        "benchmark": "large [784,256,128,10] GFLOP/s",
+        "dtype": row["dtype"],
+        "nnlab_gflops": nnlab,
+        "sklearn_gflops": epoch_gflop / float(row["sklearn_s_per_epoch"]),
+        "peak_gflops": peak,
+        "square_gflops": square_peak,
+        "ratio": ratio,
+        "square_ratio": nnlab / square_peak,
+        "target": f"ratio >= {PEAK_TARGET:.0%}" if is_target else "(info)",
+        "passed": ratio >= PEAK_TARGET if is_target else None,
+    }
+
+
+def format_seconds(seconds: float) -> str:
+    for unit, factor in (("s", 1.0), ("ms", 1e3)):
+        if seconds >= 1 / factor:
+            return f"{seconds * factor:.3g} {unit}"
+    return f"{seconds * 1e6:.3g} us"
+
+
+def verdict(passed: object) -> str:
+    return "-" if passed is None else "PASS" if passed else "MISS"
+
+
+def print_table(title: str, header: list[str], lines: list[list[str]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
+    print(f"\n{title}")
+    for cells in [header, ["-" * w for w in widths], *lines]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def print_environment() -> None:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
+          f"scikit-learn {sklearn.__version__}; {cpu}")
+    for pool in threadpool_info():
+        print(f"  {pool['user_api']}: {pool['internal_api']} {pool['version']} "
+              f"({pool.get('architecture', '?')}), threads in use: {pool['num_threads']}")
+
+
+def main(quick: bool = False) -> list[Row]:
+    """Run the benchmark, print its two tables, and return their rows."""
+    scale = QUICK if quick else FULL
+    rng = np.random.default_rng(0)
+    # Also pins BLAS when called from a process that imported NumPy unpinned (a test, say).
+    with threadpool_limits(limits=1):
+        print_environment()
+        print(f"median of {scale.repeats} repeats ({scale.large_repeats} for the large net), "
+              "nnlab and sklearn alternating in one process; times are per epoch, end to end")
+        rows = [
+            compare(sincos_recipe(scale.sincos_samples, rng), scale.sincos_epochs, scale.repeats),
+            compare(moons_recipe(rng), scale.moons_epochs, scale.repeats),
+        ]
+        x_large = rng.standard_normal((scale.large_samples, LARGE_SIZES[0]))
+        y_large = rng.integers(0, LARGE_SIZES[-1], scale.large_samples)
+        throughput_rows = []
+        for dtype in (np.float64, np.float32):
+            # An epoch is long enough that first-call costs vanish in it: no warm-up.
+            recipe = large_recipe(x_large.astype(dtype, copy=False), y_large)
+            rows.append(compare(recipe, 1, scale.large_repeats, warm_up=False))
+            throughput_rows.append(throughput(rows[-1], dtype, scale, rng))
+
+    print_table(
+        "nnlab vs scikit-learn (plain SGD): time per epoch; ratio = sklearn / nnlab, > 1: "
+        "nnlab faster; target: nnlab at least as fast as sklearn",
+        ["benchmark", "dtype", "sklearn dtype", "epochs x repeats", "nnlab", "sklearn",
+         "ratio", "target", "result"],
+        [[str(r["benchmark"]), str(r["dtype"]), str(r["sklearn_dtype"]),
+          f"{r['epochs']} x {r['repeats']}", format_seconds(float(r["nnlab_s_per_epoch"])),
+          format_seconds(float(r["sklearn_s_per_epoch"])), f"{r['ratio']:.2f}",
+          str(r["target"]), verdict(r["passed"])] for r in rows],
+    )
+    print_table(
+        "nnlab training throughput (matmul flops of forward + backward / median epoch) vs "
+        "NumPy matmul on the step's shapes; target: float32 >= 60% of that peak",
+        ["benchmark", "dtype", "nnlab GFLOP/s", "sklearn GFLOP/s", "peak (step shapes)",
+         "ratio", f"peak ({SQUARE}^2)", "ratio", "target", "result"],
+        [[str(r["benchmark"]), str(r["dtype"]), f"{r['nnlab_gflops']:.1f}",
+          f"{r['sklearn_gflops']:.1f}", f"{r['peak_gflops']:.1f}", f"{r['ratio']:.0%}",
+          f"{r['square_gflops']:.1f}", f"{r['square_ratio']:.0%}", str(r["target"]),
+          verdict(r["passed"])] for r in throughput_rows],
+    )
+    return rows + throughput_rows

@@ -1,0 +1,47 @@
+"""Hydra's basic sweeper, with nnlab's checks before any job starts and a summary after.
+
+Hydra instantiates sweepers only from the `hydra_plugins` package; the logic lives in
+`nnlab.sweep`, this class only calls it at the right moments.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweeperConf
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn
+from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
+
+
+@dataclass
+class NnlabSweeperConf(BasicSweeperConf):
+    _target_: str = "hydra_plugins.nnlab_sweeper.nnlab_sweeper.NnlabSweeper"
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="nnlab", node=NnlabSweeperConf,
+                             provider="nnlab")
+
+
+class NnlabSweeper(BasicSweeper, Sweeper):
+    def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
+        from nnlab import sweep
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
+        jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
+        # Compose every job now: a typo in any of them stops the sweep before anything runs.
+        loader = self.hydra_context.config_loader
+        configs = [loader.load_sweep_config(self.config, list(job)) for job in jobs]
+        launched = sweep.prepare(jobs, configs)
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns, start = [], 0
+        for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
+            returns.append(self.launcher.launch(batch, initial_job_idx=start))
+            start += len(batch)
+        print(sweep.summarize([job for batch in returns for job in batch]), flush=True)
+        return returns

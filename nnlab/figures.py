@@ -1,0 +1,81 @@
+"""The per-run figures: the training curve and the fit (prediction vs truth, or the decision
+boundary of a 2-D classifier). Plain matplotlib on the Agg canvas: no pyplot state, no display.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from nnlab.data import Dataset
+from nnlab.engine import Network, class_probabilities, predict
+
+
+def _save(figure: Figure, path: Path) -> None:
+    FigureCanvasAgg(figure)
+    # Fixed margins: tight_layout draws the figure twice, and the figures are a large share of
+    # the time a short run takes.
+    figure.subplots_adjust(left=0.16, bottom=0.14, right=0.97, top=0.9)
+    figure.savefig(path, dpi=100)
+
+
+def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) -> None:
+    figure = Figure(figsize=(5, 3.5))
+    ax = figure.add_subplot()
+    ax.plot(steps, losses, lw=1)
+    if np.all(losses[np.isfinite(losses)] > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("step (optimizer update)")
+    ax.set_ylabel("train loss (batch, per sample)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def _regression_fit(net: Network, data: Dataset, ax) -> None:
+    order = np.argsort(data.x_test[:, 0])
+    x = data.x_test[order]
+    prediction = predict(net, x)
+    for k in range(data.y_test.shape[1]):
+        ax.plot(x[:, 0], data.y_test[order, k], color=f"C{k}", lw=3, alpha=0.35,
+                label=f"truth, output {k}")
+        ax.plot(x[:, 0], prediction[:, k], color=f"C{k}", lw=1, ls="--",
+                label=f"prediction, output {k}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8)
+
+
+def _decision_boundary(net: Network, data: Dataset, ax) -> None:
+    points = np.vstack([data.x_train, data.x_test])
+    low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    classes = class_probabilities(net, grid).argmax(axis=1).reshape(gx.shape)
+    n_classes = data.n_classes
+    ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap="coolwarm",
+                alpha=0.3)
+    scatter = ax.scatter(data.x_train[:, 0], data.x_train[:, 1], c=data.y_train, s=12,
+                         cmap="coolwarm", vmin=0, vmax=n_classes - 1, edgecolors="k",
+                         linewidths=0.3)
+    ax.legend(*scatter.legend_elements(), title="class (train)", fontsize=8)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+
+
+def fit(net: Network, data: Dataset, path: Path, title: str) -> bool:
+    """Draw the fit when there is a picture of it (1-D regression, 2-D classification)."""
+    if data.task == "regression" and data.n_features == 1:
+        draw = _regression_fit
+    elif data.task == "classification" and data.n_features == 2:
+        draw = _decision_boundary
+    else:
+        return False
+    figure = Figure(figsize=(5, 4))
+    ax = figure.add_subplot()
+    with np.errstate(all="ignore"):
+        draw(net, data, ax)
+    ax.set_title(title, fontsize=10)
+    _save(figure, path)
+    return True

@@ -1,0 +1,163 @@
+"""One run, from a config to its numbers and files, with no Hydra and no MLflow in sight.
+
+Every random draw of a run comes from its seed, split into independent streams for the data,
+the initial weights and the shuffling: changing how one is used (say, n_train) leaves the others
+as they were, and runs that differ only in e.g. the activation share data and initial weights,
+which is what makes a paired comparison across seeds fair.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from nnlab import figures
+from nnlab.data import Dataset, load_dataset
+from nnlab.engine import (
+    Init,
+    Network,
+    Schedule,
+    TrainConfig,
+    classification_metrics,
+    dead_units_frac,
+    init_network,
+    mean_cost,
+    regression_metrics,
+    train,
+    validate_network,
+)
+from nnlab.engine.losses import CLASSIFICATION_LOSSES
+from nnlab.engine.training import validate
+from nnlab.engine.validation import check
+from nnlab.schema import RunConfig
+
+
+@dataclass
+class Setup:
+    data: Dataset
+    net: Network
+    train_config: TrainConfig
+    shuffle_rng: np.random.Generator
+
+
+@dataclass
+class Outcome:
+    metrics: dict[str, float]
+    steps: np.ndarray  # the logged steps of the train_loss series
+    train_loss: np.ndarray
+    failure: str | None = None  # "diverged at step N"
+    files: list[str] = field(default_factory=list)
+
+
+def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for the data, the initial weights and the shuffling."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+
+
+def _dataset_options(config: RunConfig) -> dict:
+    options = {
+        "n_samples": config.dataset.n_samples,
+        "n_test": config.dataset.n_test,
+        "noise": config.dataset.noise,
+        "train_fraction": config.dataset.train_fraction,
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _output_width(config: RunConfig, data: Dataset) -> int:
+    if data.task == "regression":
+        check(config.loss not in CLASSIFICATION_LOSSES, "loss", config.loss,
+              f"squared or absolute for the regression dataset {data.name}")
+        return data.n_outputs
+    if config.loss == "logloss":
+        # logloss is binary: one sigmoid unit gives P(class 1).
+        check(data.n_classes == 2, "loss", config.loss,
+              f"cross_entropy (or squared, absolute) for {data.n_classes}-class {data.name}")
+        return 1
+    return data.n_classes
+
+
+def build(config: RunConfig, check_only: bool = False) -> Setup:
+    """Data, network and training settings of a run; with check_only, validate them too."""
+    data_rng, init_rng, shuffle_rng = random_streams(config.seed)
+    data = load_dataset(config.dataset.name, data_rng, config.dataset.n_train,
+                        **_dataset_options(config))
+    init = Init(**vars(config.init))
+    validate_network(config.activation, config.output, init.scheme, init.bias)
+    sizes = [data.n_features, *config.hidden, _output_width(config, data)]
+    net = init_network(sizes, config.activation, config.output, init, init_rng,
+                       np.dtype(config.engine.dtype))
+    train_config = TrainConfig(
+        loss=config.loss,
+        lr=config.lr,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        reduction=config.reduction,
+        l1=config.l1,
+        l2=config.l2,
+        momentum=config.momentum,
+        schedule=Schedule(config.lr_schedule, config.lr_decay_rate, config.lr_decay_steps),
+    )
+    if check_only:
+        validate(net, data.x_train, data.y_train, train_config)
+    return Setup(data, net, train_config, shuffle_rng)
+
+
+def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
+    """The cost on both splits and the yardsticks that do not depend on the cost."""
+    metrics = {
+        "final_train_loss": mean_cost(net, data.x_train, data.y_train, loss),
+        "test_loss": mean_cost(net, data.x_test, data.y_test, loss),
+    }
+    if data.task == "regression":
+        test = regression_metrics(net, data.x_test, data.y_test)
+        metrics |= {"test_mse": test["mse"], "test_mae": test["mae"]}
+    else:
+        train_scores = classification_metrics(net, data.x_train, data.y_train)
+        test = classification_metrics(net, data.x_test, data.y_test)
+        metrics |= {"train_accuracy": train_scores["accuracy"],
+                    "test_accuracy": test["accuracy"], "test_logloss": test["logloss"]}
+    if net.activation == "relu" and len(net.weights) > 1:
+        metrics["dead_units_frac"] = dead_units_frac(net, data.x_train)
+    return metrics
+
+
+def save_weights(net: Network, path: Path) -> None:
+    """Weights as .npz (W0, b0, W1, b1, ...; activation names as strings): no pickle."""
+    arrays = {f"W{i}": w for i, w in enumerate(net.weights)}
+    arrays |= {f"b{i}": b for i, b in enumerate(net.biases)}
+    np.savez(path, activation=np.str_(net.activation), output=np.str_(net.output), **arrays)
+
+
+def load_weights(path: Path) -> Network:
+    with np.load(path, allow_pickle=False) as archive:
+        n_layers = sum(1 for key in archive.files if key.startswith("W"))
+        return Network([archive[f"W{i}"] for i in range(n_layers)],
+                       [archive[f"b{i}"] for i in range(n_layers)],
+                       str(archive["activation"]), str(archive["output"]))
+
+
+def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) -> Outcome:
+    """Train the run and write its artifacts (config, weights, figures) into out_dir."""
+    setup = build(config)
+    result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
+                   setup.shuffle_rng)
+    metrics = evaluate(setup.net, setup.data, config.loss)
+    metrics |= {"train_time_s": result.train_time_s, "steps": float(result.steps)}
+    logged = np.arange(0, len(result.loss_history), config.log_every)
+    if len(result.loss_history) and logged[-1] != len(result.loss_history) - 1:
+        logged = np.append(logged, len(result.loss_history) - 1)
+    failure = None if result.diverged_at is None else f"diverged at step {result.diverged_at}"
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(resolved_yaml)
+    save_weights(setup.net, out_dir / "weights.npz")
+    figures.loss_curve(logged, result.loss_history[logged], out_dir / "loss_curve.png", title)
+    figures.fit(setup.net, setup.data, out_dir / "fit.png", title)
+    return Outcome(metrics, logged, result.loss_history[logged], failure,
+                   sorted(p.name for p in out_dir.iterdir()))
+
+
+def config_yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,140 @@
+"""The run config: a typed schema (Hydra's ConfigStore) and the checks Hydra cannot express.
+
+One module serves the Hydra app (which validates every composed config before any job runs)
+and the report (which casts MLflow's string params back by the same types).
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nnlab.data import DATASETS
+from nnlab.engine.validation import check, check_choice
+
+DTYPES = ("float64", "float32")
+ENGINES = ("numpy",)
+
+
+class ConfigError(ValueError):
+    """A config value that cannot run: the message is one line naming key, value, allowed."""
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "sincos"
+    n_train: int | None = None  # shrink the training split (stratified); None: all of it
+    n_samples: int | None = None  # options of the generated datasets; None: their default
+    n_test: int | None = None
+    noise: float | None = None
+    train_fraction: float | None = None  # iris
+
+
+@dataclass
+class InitConfig:
+    scheme: str = "lecun"  # normal | uniform | lecun | xavier | glorot | he
+    mean: float = 0.0
+    std: float = 1.0
+    low: float = 0.0
+    high: float = 1.0
+    bias: str = "zero"  # zero | same (drawn like the weights)
+
+
+@dataclass
+class EngineConfig:
+    name: str = "numpy"
+    dtype: str = "float64"
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    experiment_name: str = "nnlab"
+    activation: str = "relu"
+    output: str = "identity"
+    loss: str = "squared"
+    hidden: list[int] = field(default_factory=lambda: [16])
+    lr: float = 0.1
+    lr_schedule: str = "constant"
+    lr_decay_rate: float = 0.5
+    lr_decay_steps: int = 1000
+    momentum: float = 0.0
+    batch_size: int | None = None
+    epochs: int = 1
+    reduction: str = "mean"  # mean | sum: how the batch cost (and its gradient) is scaled
+    l1: float = 0.0
+    l2: float = 0.0
+    log_every: int = 1
+    init: InitConfig = field(default_factory=InitConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    # Read by the report only (experiments/NAME.yaml); does not change a run.
+    analysis: dict[str, Any] | None = None
+
+
+def register() -> None:
+    """Make the schema the base of `conf/config.yaml` (its defaults list names it)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="nnlab_schema", node=RunConfig)
+
+
+def to_run_config(cfg: DictConfig | dict) -> RunConfig:
+    """The resolved config as plain dataclasses (no Hydra node left in it)."""
+    if isinstance(cfg, DictConfig):
+        # A sweep's composed job config carries `hydra`, whose job fields are not set yet.
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
+    return OmegaConf.to_object(merged)
+
+
+def validate(config: RunConfig) -> None:
+    """Range and name checks that types alone cannot make; raises ConfigError (one line)."""
+    from nnlab.job import build
+
+    try:
+        check(config.experiment_name.strip() != "", "experiment_name", "''", "a non-empty name")
+        check_choice("engine.name", config.engine.name, ENGINES)
+        check_choice("engine.dtype", config.engine.dtype, DTYPES)
+        check_choice("dataset.name", config.dataset.name, DATASETS)
+        check(all(width >= 1 for width in config.hidden), "hidden", config.hidden,
+              "a list of ints >= 1, e.g. [16], or [] for no hidden layer")
+        check(config.log_every >= 1, "log_every", config.log_every, "an int >= 1")
+        check(math.isfinite(config.l1) and math.isfinite(config.l2), "l1/l2",
+              (config.l1, config.l2), "finite floats >= 0")
+        build(config, check_only=True)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+
+
+def _what_runs(config: RunConfig) -> dict[str, Any]:
+    """The config less the `analysis` block, which only the report reads."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "analysis"}
+
+
+def flatten(config: RunConfig) -> dict[str, str]:
+    """The config as MLflow params: dotted keys, values as strings (lists in YAML flow style)."""
+    flat: dict[str, str] = {}
+
+    def visit(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                visit(f"{prefix}{key}.", value)
+        else:
+            flat[prefix[:-1]] = json.dumps(node) if isinstance(node, list) else str(node)
+
+    visit("", _what_runs(config))
+    return flat
+
+
+def config_hash(config: RunConfig) -> str:
+    """A stable id of what a run computes: the resolved config without `hydra`."""
+    payload = json.dumps(_what_runs(config), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -1,0 +1,108 @@
+"""What a sweep does in the launching process, before and after its jobs run.
+
+Before: validate every job's config (a bad value stops the sweep before any job starts and before
+anything is written to MLflow), create the store and the experiments (workers must never race to
+create them), pin BLAS to one thread per worker, and hand every job its sweep id and experiment
+id through Hydra's `hydra.job.env_set`, which works the same with every launcher.
+After: one summary line, and an error if a job crashed (a divergence is a result, not a crash).
+"""
+
+import fcntl
+import os
+import subprocess
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from nnlab import schema, tracking
+
+SWEEP_ID = "NNLAB_SWEEP_ID"
+EXPERIMENT_ID = "NNLAB_EXPERIMENT_ID"
+SWEEP_SIZE = "NNLAB_SWEEP_SIZE"
+GIT_COMMIT = "NNLAB_GIT_COMMIT"
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+PROGRESS_FILE = ".nnlab_progress"
+
+
+class JobCrashed(RuntimeError):
+    """One or more jobs raised; the message names them."""
+
+
+def new_sweep_id() -> str:
+    """Sortable by start time, unique across machines."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def git_commit() -> str | None:
+    """The commit of the nnlab checkout that runs, if it is one."""
+    if GIT_COMMIT in os.environ:
+        return os.environ[GIT_COMMIT] or None
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def prepare(job_overrides: list[list[str]], configs: list) -> list[list[str]]:
+    """Validate every job, create what they share, and return their overrides to launch."""
+    run_configs = []
+    for overrides, config in zip(job_overrides, configs, strict=True):
+        run_config = schema.to_run_config(config)
+        try:
+            schema.validate(run_config)
+        except schema.ConfigError as error:
+            raise schema.ConfigError(f"{error} (job: {' '.join(overrides)})") from error
+        run_configs.append(run_config)
+
+    experiment_ids = {
+        name: tracking.ensure_experiment(name)
+        for name in sorted({c.experiment_name for c in run_configs})
+    }
+    for variable in BLAS_THREADS:
+        os.environ[variable] = "1"
+    shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(job_overrides)),
+              GIT_COMMIT: git_commit() or ""}
+    launched = []
+    for overrides, config in zip(job_overrides, run_configs, strict=True):
+        env = shared | {EXPERIMENT_ID: experiment_ids[config.experiment_name]}
+        launched.append(list(overrides) + [f"++hydra.job.env_set.{key}={_quoted(value)}"
+                                           for key, value in env.items()])
+    return launched
+
+
+def report_progress(sweep_dir: Path, line: str) -> None:
+    """Print `[k/N] line`, k counting finished jobs across every worker process."""
+    total = os.environ.get(SWEEP_SIZE, "?")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / PROGRESS_FILE, "a+") as progress:
+        fcntl.flock(progress, fcntl.LOCK_EX)
+        progress.write(".")
+        progress.flush()
+        progress.seek(0)
+        done = len(progress.read())
+        fcntl.flock(progress, fcntl.LOCK_UN)
+    print(f"[{done}/{total}] {line}", flush=True)
+
+
+def summarize(returns: list) -> str:
+    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed."""
+    statuses: Counter = Counter()
+    crashed = []
+    for job in returns:
+        value = job._return_value
+        if isinstance(value, BaseException):
+            statuses[tracking.FAILED] += 1
+            crashed.append(f"{' '.join(job.overrides)}: {type(value).__name__}: {value}")
+        else:
+            statuses[value["status"]] += 1
+    line = f"{len(returns)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    if crashed:
+        raise JobCrashed(f"{line}; {len(crashed)} crashed: " + " | ".join(crashed))
+    return line
