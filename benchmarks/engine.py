@@ -15,6 +15,7 @@ The libraries do the same arithmetic except where noted:
 """
 
 import math
+import os
 import statistics
 import sys
 import time
@@ -102,7 +103,7 @@ def sincos_recipe(n_samples: int, rng: np.random.Generator) -> Recipe:
     # Same lr for both: sklearn's squared loss is halved too, and its gradient is (y - t) / rows,
     # exactly nnlab's with reduction="mean".
     return Recipe(
-        name="sincos [1,16,2] relu/identity, b=32",
+        name="sincos [1,16,2] b=32",
         x=x,
         y=np.hstack([np.sin(x), np.cos(x)]),
         sizes=[1, 16, 2],
@@ -135,7 +136,7 @@ def moons_recipe(rng: np.random.Generator) -> Recipe:
     # sklearn averages the cost and adds alpha * W / rows to the gradient: the update of nnlab's
     # summed objective is sklearn's with lr * rows and alpha = l2.
     return Recipe(
-        name="moons [2,3,2] tanh/softmax, full batch",
+        name="moons [2,3,2] b=200 (full)",
         x=x,
         y=y,
         sizes=[2, 3, 2],
@@ -156,7 +157,7 @@ def moons_recipe(rng: np.random.Generator) -> Recipe:
 def large_recipe(x: np.ndarray, y: np.ndarray) -> Recipe:
     lr = 0.01
     return Recipe(
-        name="large [784,256,128,10] relu/softmax, b=128",
+        name="large [784,256,128,10] b=128",
         x=x,
         y=y,
         sizes=LARGE_SIZES,
@@ -294,7 +295,7 @@ def throughput(row: Row, dtype: type, scale: Scale, rng: np.random.Generator) ->
     ratio = nnlab / peak
     is_target = dtype is np.float32
     return {
-        "benchmark": "large [784,256,128,10] GFLOP/s",
+        "benchmark": row["benchmark"],
         "dtype": row["dtype"],
         "nnlab_gflops": nnlab,
         "sklearn_gflops": epoch_gflop / float(row["sklearn_s_per_epoch"]),
@@ -318,9 +319,11 @@ def verdict(passed: object) -> str:
     return "-" if passed is None else "PASS" if passed else "MISS"
 
 
-def print_table(title: str, header: list[str], lines: list[list[str]]) -> None:
+def print_table(title: str, notes: list[str], header: list[str], lines: list[list[str]]) -> None:
     widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
     print(f"\n{title}")
+    for note in notes:
+        print(f"  {note}")
     for cells in [header, ["-" * w for w in widths], *lines]:
         print("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip())
 
@@ -334,10 +337,14 @@ def print_environment() -> None:
     except (OSError, StopIteration):
         pass
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"scikit-learn {sklearn.__version__}; {cpu}")
+          f"scikit-learn {sklearn.__version__}; {cpu}, {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f} (other jobs slow both libraries alike)")
     for pool in threadpool_info():
-        print(f"  {pool['user_api']}: {pool['internal_api']} {pool['version']} "
-              f"({pool.get('architecture', '?')}), threads in use: {pool['num_threads']}")
+        # The folder tells whose copy it is: numpy.libs, scipy.libs, scikit_learn.libs.
+        owner = os.path.basename(os.path.dirname(pool["filepath"]))
+        details = " ".join(str(pool[key]) for key in ("internal_api", "version", "architecture")
+                           if pool.get(key))
+        print(f"  {pool['user_api']} ({owner}): {details}, threads: {pool['num_threads']}")
 
 
 def main(quick: bool = False) -> list[Row]:
@@ -363,8 +370,11 @@ def main(quick: bool = False) -> list[Row]:
             throughput_rows.append(throughput(rows[-1], dtype, scale, rng))
 
     print_table(
-        "nnlab vs scikit-learn (plain SGD): time per epoch; ratio = sklearn / nnlab, > 1: "
-        "nnlab faster; target: nnlab at least as fast as sklearn",
+        "nnlab vs scikit-learn MLP (plain SGD): time per epoch, median",
+        ["ratio = sklearn / nnlab (> 1: nnlab faster); target: nnlab at least as fast as sklearn",
+         "sincos: relu hidden, identity output in both; squared loss, lr 1.0, mean reduction",
+         "moons: tanh, cross-entropy (sklearn: 1 logistic output unit), summed cost + L2 0.01",
+         "large: relu, softmax, cross-entropy, lr 0.01; random inputs and labels"],
         ["benchmark", "dtype", "sklearn dtype", "epochs x repeats", "nnlab", "sklearn",
          "ratio", "target", "result"],
         [[str(r["benchmark"]), str(r["dtype"]), str(r["sklearn_dtype"]),
@@ -373,10 +383,12 @@ def main(quick: bool = False) -> list[Row]:
           str(r["target"]), verdict(r["passed"])] for r in rows],
     )
     print_table(
-        "nnlab training throughput (matmul flops of forward + backward / median epoch) vs "
-        "NumPy matmul on the step's shapes; target: float32 >= 60% of that peak",
-        ["benchmark", "dtype", "nnlab GFLOP/s", "sklearn GFLOP/s", "peak (step shapes)",
-         "ratio", f"peak ({SQUARE}^2)", "ratio", "target", "result"],
+        "Large net throughput: GFLOP/s of forward + backward matmuls over the median epoch",
+        ["peak = NumPy matmul on one step's 8 products, same shapes and operand layouts",
+         f"ratio = nnlab / peak; {SQUARE}^2: a square product, for reference; "
+         f"target: float32 >= {PEAK_TARGET:.0%} of the step-shape peak"],
+        ["benchmark", "dtype", "nnlab", "sklearn", "peak (step shapes)", "ratio",
+         f"peak ({SQUARE}^2)", "ratio", "target", "result"],
         [[str(r["benchmark"]), str(r["dtype"]), f"{r['nnlab_gflops']:.1f}",
           f"{r['sklearn_gflops']:.1f}", f"{r['peak_gflops']:.1f}", f"{r['ratio']:.0%}",
           f"{r['square_gflops']:.1f}", f"{r['square_ratio']:.0%}", str(r["target"]),

@@ -21,10 +21,16 @@ def _save(figure: Figure, path: Path) -> None:
 
 
 def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) -> None:
+    """The logged training loss; a diverged run's non-finite tail is marked, not plotted."""
     figure = Figure(figsize=(5, 3.5))
     ax = figure.add_subplot()
-    ax.plot(steps, losses, lw=1)
-    if np.all(losses[np.isfinite(losses)] > 0):
+    finite = np.isfinite(losses)
+    ax.plot(steps[finite], losses[finite], lw=1)
+    if not finite.all():
+        ax.axvline(steps[~finite][0], color="C3", ls="--", lw=1, label="diverged")
+        ax.legend(fontsize=8)
+    # A log axis shows convergence best, but overflows on losses near the float range.
+    if finite.any() and 0 < losses[finite].min() and losses[finite].max() < 1e100:
         ax.set_yscale("log")
     ax.set_xlabel("step (optimizer update)")
     ax.set_ylabel("train loss (batch, per sample)")

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nnlab import figures
 from nnlab.data import Dataset, load_dataset
 from nnlab.engine import (
     Init,
@@ -140,6 +139,9 @@ def load_weights(path: Path) -> Network:
 
 def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) -> Outcome:
     """Train the run and write its artifacts (config, weights, figures) into out_dir."""
+    # Imported here: matplotlib costs a second, and checking a config must stay instant.
+    from nnlab import figures
+
     setup = build(config)
     result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
                    setup.shuffle_rng)
@@ -154,7 +156,8 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     (out_dir / "config.yaml").write_text(resolved_yaml)
     save_weights(setup.net, out_dir / "weights.npz")
     figures.loss_curve(logged, result.loss_history[logged], out_dir / "loss_curve.png", title)
-    figures.fit(setup.net, setup.data, out_dir / "fit.png", title)
+    if failure is None:
+        figures.fit(setup.net, setup.data, out_dir / "fit.png", title)
     return Outcome(metrics, logged, result.loss_history[logged], failure,
                    sorted(p.name for p in out_dir.iterdir()))
 

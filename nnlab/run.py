@@ -16,22 +16,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import job, schema, sweep, tracking
+from nnlab import job, schema, sweep
 
 log = logging.getLogger(__name__)
 schema.register()
-
-
-def run_name(task_overrides: list[str], config: schema.RunConfig) -> str:
-    """Readable: the swept values, then the seed, e.g. `relu-s3` or `lr0.1-relu-s3`."""
-    parts = []
-    for override in task_overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if key == "seed" or key.startswith("hydra") or key == "experiment":
-            continue
-        numeric = value.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit()
-        parts.append(f"{key.rsplit('.', 1)[-1]}{value}" if numeric or value[:1] in "[(" else value)
-    return "-".join(parts or [config.activation]) + f"-s{config.seed}"
 
 
 def track(cfg: DictConfig) -> dict:
@@ -40,7 +28,10 @@ def track(cfg: DictConfig) -> dict:
     hydra_cfg = HydraConfig.get()
     config = schema.to_run_config(cfg)
     schema.validate(config)  # a single run is checked here; a sweep's jobs before they start
-    name = run_name(list(hydra_cfg.overrides.task), config)
+    # Imported once the config is known to be valid: MLflow takes seconds to import.
+    from nnlab import tracking
+
+    name = os.environ.get(sweep.RUN_NAME) or f"{config.activation}-s{config.seed}"
     experiment_id = os.environ.get(sweep.EXPERIMENT_ID) or tracking.ensure_experiment(
         config.experiment_name)
     tags = {

@@ -15,12 +15,13 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from nnlab import schema, tracking
+from nnlab import schema
 
 SWEEP_ID = "NNLAB_SWEEP_ID"
 EXPERIMENT_ID = "NNLAB_EXPERIMENT_ID"
 SWEEP_SIZE = "NNLAB_SWEEP_SIZE"
 GIT_COMMIT = "NNLAB_GIT_COMMIT"
+RUN_NAME = "NNLAB_RUN_NAME"
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PROGRESS_FILE = ".nnlab_progress"
 
@@ -46,6 +47,29 @@ def git_commit() -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
+    """Readable names from the values that vary across the sweep: `relu-s3`, `lr0.1-relu-s3`."""
+    values: dict[str, set[str]] = {}
+    for overrides in job_overrides:
+        for override in overrides:
+            key, _, value = override.lstrip("+~").partition("=")
+            values.setdefault(key, set()).add(value)
+    swept = [key for key, seen in values.items() if len(seen) > 1 and key != "seed"]
+    names = []
+    for overrides, seed in zip(job_overrides, seeds, strict=True):
+        chosen = dict(override.lstrip("+~").partition("=")[::2] for override in overrides)
+        parts = [_name_part(key, chosen[key]) for key in swept if key in chosen]
+        names.append("-".join(parts + [f"s{seed}"]))
+    return names
+
+
+def _name_part(key: str, value: str) -> str:
+    # Words speak for themselves (relu); numbers and lists need their key (lr0.1, hidden[4]).
+    if value.replace("_", "").isalpha():
+        return value
+    return f"{key.rsplit('.', 1)[-1]}{value.replace(' ', '')}"
+
+
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -61,6 +85,9 @@ def prepare(job_overrides: list[list[str]], configs: list) -> list[list[str]]:
             raise schema.ConfigError(f"{error} (job: {' '.join(overrides)})") from error
         run_configs.append(run_config)
 
+    # Imported once every job is known to be valid: MLflow takes seconds to import.
+    from nnlab import tracking
+
     experiment_ids = {
         name: tracking.ensure_experiment(name)
         for name in sorted({c.experiment_name for c in run_configs})
@@ -69,9 +96,10 @@ def prepare(job_overrides: list[list[str]], configs: list) -> list[list[str]]:
         os.environ[variable] = "1"
     shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(job_overrides)),
               GIT_COMMIT: git_commit() or ""}
+    names = run_names(job_overrides, [c.seed for c in run_configs])
     launched = []
-    for overrides, config in zip(job_overrides, run_configs, strict=True):
-        env = shared | {EXPERIMENT_ID: experiment_ids[config.experiment_name]}
+    for overrides, config, name in zip(job_overrides, run_configs, names, strict=True):
+        env = shared | {EXPERIMENT_ID: experiment_ids[config.experiment_name], RUN_NAME: name}
         launched.append(list(overrides) + [f"++hydra.job.env_set.{key}={_quoted(value)}"
                                            for key, value in env.items()])
     return launched
@@ -98,7 +126,7 @@ def summarize(returns: list) -> str:
     for job in returns:
         value = job._return_value
         if isinstance(value, BaseException):
-            statuses[tracking.FAILED] += 1
+            statuses["FAILED"] += 1
             crashed.append(f"{' '.join(job.overrides)}: {type(value).__name__}: {value}")
         else:
             statuses[value["status"]] += 1

@@ -1,0 +1,127 @@
+"""The headline command end to end: real Hydra multiruns, real joblib workers, real MLflow."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHORT, all_runs, run_nnlab, store_client
+
+CONTRACT_METRICS = {"final_train_loss", "test_loss", "train_time_s", "steps", "test_mse",
+                    "test_mae"}
+
+
+def _by_name(runs) -> dict:
+    return {run.info.run_name: run for run in runs}
+
+
+@pytest.fixture(scope="module")
+def headline(tmp_path_factory) -> tuple[Path, object]:
+    cwd = tmp_path_factory.mktemp("headline")
+    done = run_nnlab(cwd, "-m", "seed=0,1,2", "activation=relu,sigmoid", *SHORT)
+    return cwd, done
+
+
+def test_headline_sweep_logs_one_finished_run_per_seed_and_activation(headline):
+    cwd, done = headline
+    assert done.returncode == 0, done.stderr
+    runs = all_runs(cwd)
+    assert sorted(_by_name(runs)) == sorted(f"{a}-s{s}" for a in ("relu", "sigmoid")
+                                            for s in range(3))
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    experiment = store_client(cwd).get_experiment(runs[0].info.experiment_id)
+    assert experiment.name == "nnlab"
+    assert "6 runs: 6 FINISHED" in done.stdout
+    assert sum(line.startswith("[") and "/6] " in line for line in done.stdout.splitlines()) == 6
+
+
+def test_every_run_carries_the_contract_params_tags_metrics_and_artifacts(headline):
+    cwd, _ = headline
+    client = store_client(cwd)
+    runs = all_runs(cwd)
+    assert len({run.data.tags["nnlab.sweep_id"] for run in runs}) == 1
+    assert len({run.data.tags["nnlab.config_hash"] for run in runs}) == 6
+    for run in runs:
+        params = run.data.params
+        assert params["activation"] == params["output"]  # the sincos recipe: output follows
+        assert params["hidden"] == "[16]" and params["dataset.name"] == "sincos"
+        assert params["init.std"] == "0.1" and params["seed"] == run.info.run_name[-1]
+        assert CONTRACT_METRICS <= set(run.data.metrics)
+        assert ("dead_units_frac" in run.data.metrics) == (params["activation"] == "relu")
+        assert run.data.metrics["steps"] == 20
+        history = client.get_metric_history(run.info.run_id, "train_loss")
+        assert sorted(m.step for m in history) == list(range(20))
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert artifacts >= {"config.yaml", "weights.npz", "loss_curve.png", "fit.png"}
+        weights = Path(client.download_artifacts(run.info.run_id, "weights.npz", str(cwd)))
+        with np.load(weights, allow_pickle=False) as archive:
+            assert archive["W0"].shape == (1, 16) and archive["W1"].shape == (16, 2)
+
+
+def test_metrics_are_the_same_with_one_worker_and_with_two(headline, tmp_path):
+    cwd, _ = headline
+    done = run_nnlab(tmp_path, "-m", "seed=0,1,2", "activation=relu,sigmoid", *SHORT,
+                     "hydra.launcher.n_jobs=1")
+    assert done.returncode == 0, done.stderr
+    parallel, serial = _by_name(all_runs(cwd)), _by_name(all_runs(tmp_path))
+    assert parallel.keys() == serial.keys()
+    for name, run in parallel.items():
+        a = {k: v for k, v in run.data.metrics.items() if k != "train_time_s"}
+        b = {k: v for k, v in serial[name].data.metrics.items() if k != "train_time_s"}
+        assert a == b, name
+
+
+def test_sweep_of_40_runs_into_a_fresh_store_loses_nothing(tmp_path):
+    done = run_nnlab(tmp_path, "-m", "seed=range(20)", "activation=relu,sigmoid",
+                     "dataset.n_samples=320", "hydra.launcher.n_jobs=2")
+    assert done.returncode == 0, done.stderr
+    runs = all_runs(tmp_path)
+    assert len(runs) == 40
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    assert len({run.info.run_name for run in runs}) == 40
+    experiments = {run.info.experiment_id for run in runs}
+    assert experiments == {store_client(tmp_path).get_experiment_by_name("nnlab").experiment_id}
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["lrr=0.1"], "lrr"),
+        (["lr=-0.5"], "lr=-0.5"),
+        (["lr=fast"], "lr=fast"),
+        (["activation=swish"], "activation=swish"),
+        (["dataset=mnist"], "dataset/mnist"),
+        (["batch_size=0"], "batch_size=0"),
+        (["l2=-1"], "l2=-1"),
+        (["dataset.n_train=50000"], "dataset.n_train=50000"),
+        (["-m", "seed=0,1", "lr=1.0,-1"], "lr=-1"),
+        (["-m", "seed=0,1", "activation=relu,swish"], "activation=swish"),
+    ],
+)
+def test_bad_config_fails_with_one_line_and_writes_no_run(tmp_path, args, needle):
+    done = run_nnlab(tmp_path, *args, *SHORT)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("nnlab: config error: ") and needle in lines[0]
+    assert not (tmp_path / "mlflow.db").exists() or all_runs(tmp_path) == []
+
+
+def test_a_diverging_run_is_failed_with_its_step_and_the_sweep_goes_on(tmp_path):
+    done = run_nnlab(tmp_path, "-m", "seed=0,1", "lr=1.0,1e6", "activation=identity", *SHORT)
+    assert done.returncode == 0, done.stderr
+    runs = _by_name(all_runs(tmp_path))
+    assert len(runs) == 4
+    for name, run in runs.items():
+        if float(run.data.params["lr"]) == 1e6:
+            assert run.info.status == "FAILED"
+            failure = run.data.tags["nnlab.failure"]
+            assert failure.startswith("diverged at step ")
+            step = int(failure.rsplit(" ", 1)[1])
+            history = store_client(tmp_path).get_metric_history(run.info.run_id, "train_loss")
+            assert max(m.step for m in history) == step
+            assert not math.isfinite(max(history, key=lambda m: m.step).value)
+        else:
+            assert run.info.status == "FINISHED", name
+    assert "4 runs: 2 FAILED, 2 FINISHED" in done.stdout
