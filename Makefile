@@ -24,7 +24,11 @@ bench: $(STAMP)
 	$(PYTHON) -m benchmarks
 
 demo: $(STAMP)
-	@echo "make demo: not yet (the harness, issue 4, has not landed)"
+	$(PYTHON) -m nnlab.run -m 'seed=range(20)' activation=relu,sigmoid
+	@echo "Browse the runs: make ui  (or: $(PYTHON) -m nnlab.ui)"
+
+ui: $(STAMP)
+	$(PYTHON) -m nnlab.ui
 
 clean:
 	rm -rf $(VENV) outputs multirun
