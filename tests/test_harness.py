@@ -125,3 +125,17 @@ def test_a_diverging_run_is_failed_with_its_step_and_the_sweep_goes_on(tmp_path)
         else:
             assert run.info.status == "FINISHED", name
     assert "4 runs: 2 FAILED, 2 FINISHED" in done.stdout
+
+
+def test_a_crashing_job_is_failed_with_its_message_and_the_others_finish(tmp_path):
+    # A real fault: where job 1 must write its artifacts there is a file, not a folder.
+    (tmp_path / "multirun" / "1").mkdir(parents=True)
+    (tmp_path / "multirun" / "1" / "artifacts").write_text("in the way")
+    done = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT)
+    assert done.returncode != 0
+    runs = _by_name(all_runs(tmp_path))
+    assert {name: run.info.status for name, run in runs.items()} == {
+        "s0": "FINISHED", "s1": "FAILED", "s2": "FINISHED"}
+    assert runs["s1"].data.tags["nnlab.failure"].startswith("FileExistsError")
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("nnlab: 3 runs: ") and "1 crashed: seed=1" in last_line
