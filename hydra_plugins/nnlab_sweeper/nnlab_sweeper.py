@@ -31,10 +31,9 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
-        # Compose every job now: a typo in any of them stops the sweep before anything runs.
+        # Check every job now: a typo in any of them stops the sweep before anything runs.
         loader = self.hydra_context.config_loader
-        configs = [loader.load_sweep_config(self.config, list(job)) for job in jobs]
-        launched = sweep.prepare(jobs, configs)
+        launched = sweep.prepare(jobs, lambda job: loader.load_sweep_config(self.config, job))
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
