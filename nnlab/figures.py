@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter
+from matplotlib.ticker import LogFormatter, NullLocator
 
 from nnlab.data import Dataset
 from nnlab.engine import Network, class_probabilities, predict
@@ -33,9 +33,10 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) ->
     # A log axis shows convergence best, but overflows on losses near the float range.
     if finite.any() and 0 < losses[finite].min() and losses[finite].max() < 1e100:
         ax.set_yscale("log")
-        # The default 10^k labels go through mathtext, which costs more than the whole plot.
+        # The default 10^k labels go through mathtext, and the minor ticks of a log axis are
+        # dozens of artists: each costs more than the rest of the plot.
         ax.yaxis.set_major_formatter(LogFormatter())
-        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=True))
+        ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("step (optimizer update)")
     ax.set_ylabel("train loss (batch, per sample)")
     ax.set_title(title, fontsize=10)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 # Importing tracking loads mlflow (~2 s) but keeps one definition of the default store; the
 # cost is paid once, since main() then replaces this process with the server.
-from nnlab.tracking import _local_artifact_root, tracking_uri
+from nnlab.tracking import local_artifact_root, tracking_uri
 
 # Defaults only: a variable the user set explicitly wins.
 SERVER_ENV = {
@@ -41,7 +41,7 @@ def server_command(uri: str, host: str, port: int) -> list[str]:
         "--port", str(port),
         "--workers", "1",
     ]
-    artifact_root = _local_artifact_root(uri)
+    artifact_root = local_artifact_root(uri)
     if artifact_root is not None:
         # Runs logged by nnlab have file: artifact URIs, which the server reads directly whatever
         # these flags say. The flags matter for experiments created through the UI: MLflow would

@@ -1,0 +1,95 @@
+"""The sweep machinery's overhead: the headline sweep against the same trainings in one process.
+
+40 jobs (20 seeds x relu, sigmoid) of the sincos recipe, stretched to about half a second of
+engine time each, run through `python -m nnlab.run -m ...` with two joblib workers into a fresh
+MLflow store; against the pure engine time of the same 40 trainings in this process. The target:
+wall <= 1.5 x (pure compute / 2 workers) + 5 s. Also reported: the start-up (launch to the first
+finished job, less that job's own time) and the overhead per job that remains.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+import nnlab
+from nnlab import job, schema
+from nnlab.engine import train
+
+WORKERS = 2
+SECONDS_PER_JOB = 0.5
+
+
+def _configs(epochs: int, seeds: int) -> list[schema.RunConfig]:
+    schema.register()
+    with initialize_config_dir(config_dir=str(Path(nnlab.__file__).parent / "conf"),
+                               version_base="1.3"):
+        configs = []
+        for seed in range(seeds):
+            for activation in ("relu", "sigmoid"):
+                overrides = [f"seed={seed}", f"activation={activation}", f"epochs={epochs}"]
+                configs.append(schema.to_run_config(compose("config", overrides=overrides)))
+    return configs
+
+
+def pure_compute(configs: list[schema.RunConfig]) -> float:
+    """Seconds to build and train every config, one after the other, in this process."""
+    start = time.perf_counter()
+    for config in configs:
+        setup = job.build(config)
+        train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
+              setup.shuffle_rng)
+    return time.perf_counter() - start
+
+
+def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
+    """Wall seconds of the sweep, and seconds from launch to the end of the first job's
+    training-free part (the start-up: imports, store creation, worker start)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    command = [sys.executable, "-m", "nnlab.run", "-m", f"seed=range({seeds})",
+               "activation=relu,sigmoid", f"epochs={epochs}", f"hydra.launcher.n_jobs={WORKERS}",
+               f"hydra.sweep.dir={workdir}/multirun"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    first_done = None
+    for line in process.stdout:
+        if first_done is None and line.startswith("[1/"):
+            # "[1/40] relu-s0 test_loss=... 0.9s": the job's own seconds end the line.
+            first_done = time.perf_counter() - start - float(line.split()[-1].rstrip("s"))
+    process.wait()
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"sweep failed: {process.stderr.read()[-2000:]}")
+    return wall, first_done or float("nan")
+
+
+def main(quick: bool = False) -> list[dict[str, object]]:
+    seeds = 4 if quick else 20
+    probe = _configs(1, 1)[:1]
+    pure_compute(probe)  # warm-up: imports, caches
+    epochs = 1 if quick else max(1, round(SECONDS_PER_JOB / pure_compute(probe)))
+    configs = _configs(epochs, seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        before = pure_compute(configs)
+        wall, startup = timed_sweep(epochs, seeds, Path(tmp))
+        after = pure_compute(configs)
+    compute = statistics.median([before, after])
+    ideal = compute / WORKERS
+    target = 1.5 * ideal + 5
+    jobs = len(configs)
+    per_job = (wall - startup - ideal) * WORKERS / jobs
+    row = {"jobs": jobs, "epochs": epochs, "wall_s": wall, "compute_s": compute,
+           "ratio": wall / ideal, "target_s": target, "startup_s": startup,
+           "overhead_per_job_s": per_job, "verdict": "PASS" if wall <= target else "MISS"}
+    print(f"{jobs} jobs of sincos x {epochs} epochs, {WORKERS} workers, fresh SQLite store")
+    print(f"{'wall':>8} {'compute':>8} {'compute/2':>9} {'wall/(c/2)':>10} {'target':>8} "
+          f"{'start-up':>8} {'per job':>8}")
+    print(f"{wall:7.1f}s {compute:7.1f}s {ideal:8.1f}s {wall / ideal:10.2f} {target:7.1f}s "
+          f"{startup:7.1f}s {per_job:7.2f}s  {row['verdict']}")
+    return [row]

@@ -1,0 +1,52 @@
+"""`python -m nnlab.report [NAME] [options]`: see nnlab.report for what it writes."""
+
+import argparse
+import sys
+
+from nnlab.report.analysis import ReportError
+from nnlab.report.build import DEFAULT_EXPERIMENT, DEFAULT_OUT, write_report
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeated options and comma lists alike: --by lr --by activation, --by lr,activation."""
+    return [name for value in values for name in value.split(",") if name] if values else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m nnlab.report",
+        description="Read a sweep's runs from MLflow (MLFLOW_TRACKING_URI, else ./mlflow.db) "
+                    "and write OUT/NAME.md, OUT/NAME/*.png, OUT/NAME/runs.csv and OUT/README.md.")
+    parser.add_argument("name", nargs="?",
+                        help="experiments/NAME.yaml (its MLflow experiment and analysis block), "
+                             "or an MLflow experiment; default: the latest sweep of "
+                             f"'{DEFAULT_EXPERIMENT}', its arms detected")
+    parser.add_argument("--experiment", help="the MLflow experiment to read (default: NAME's)")
+    parser.add_argument("--sweep", help="a sweep id (tag nnlab.sweep_id), several joined by "
+                                        "commas, or 'all'; default: the latest complete sweep")
+    parser.add_argument("--by", action="append", metavar="KEY",
+                        help="the arm key(s); default: the keys that vary, seed aside")
+    parser.add_argument("--metric", action="append", metavar="M",
+                        help="metric(s) to compare, the first is primary (the verdict)")
+    parser.add_argument("--baseline", metavar="VALUE",
+                        help="the arm the others are compared with, e.g. relu or lr=0.1,"
+                             "activation=relu; default: the first arm in sorted order")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"where reports go (default: {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    try:
+        written = write_report(args.name, experiment=args.experiment, sweep=args.sweep,
+                               by=_names(args.by), metrics=_names(args.metric),
+                               baseline=args.baseline, out_dir=args.out)
+    except ReportError as error:
+        sys.exit(f"nnlab: report error: {error}")
+    selection = written.selection
+    if selection.skipped:
+        print(f"note: sweep(s) {', '.join(selection.skipped)} still running: not reported",
+              file=sys.stderr)
+    print(f"{written.path}: experiment '{selection.experiment}', sweep "
+          f"{', '.join(selection.sweep_ids)}\n{written.verdict.answer}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""One report: runs -> tables -> verdict -> figures -> markdown, then the index of reports."""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnlab.report import compare, markdown
+from nnlab.report.analysis import (
+    Analysis,
+    MetricSpec,
+    ReportError,
+    lower_is_better,
+    read_experiment,
+)
+from nnlab.report.plots import PLOTS, PlotData, render
+from nnlab.report.runs import Selection, load_curves, select_runs
+from nnlab.schema import RunConfig
+
+DEFAULT_EXPERIMENT = RunConfig().experiment_name
+DEFAULT_OUT = Path("reports")
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    verdict: compare.Verdict
+    selection: Selection
+
+
+def _baseline_arg(text: str) -> str | dict[str, str]:
+    """`relu`, or `lr=0.1,activation=relu` for arms of several keys."""
+    if "=" not in text:
+        return text
+    return dict(pair.split("=", 1) for pair in text.split(","))
+
+
+def with_overrides(analysis: Analysis, by: list[str] | None = None,
+                   metrics: list[str] | None = None,
+                   baseline: str | None = None) -> Analysis:
+    """The analysis with the command line's --by, --metric and --baseline applied."""
+    changes: dict = {}
+    if by:
+        changes["arm"] = tuple(by)
+        changes["baseline"] = None  # a baseline of other arm keys would not match
+    if metrics:
+        known = {m.name: m for m in analysis.metrics or ()}
+        changes["metrics"] = tuple(known.get(m, MetricSpec(m, lower_is_better(m)))
+                                   for m in metrics)
+    if baseline is not None:
+        changes["baseline"] = _baseline_arg(baseline)
+    return dataclasses.replace(analysis, **changes)
+
+
+def _sweep_arg(key: str, values: list[str]) -> str:
+    argument = f"{key}={','.join(values)}"
+    return f"'{argument}'" if any(c in argument for c in "[]() ") else argument
+
+
+def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Setup,
+               runs) -> list[str]:
+    if analysis.source is not None:
+        return [f"python -m nnlab.run -m +experiment={name}", f"python -m nnlab.report {name}"]
+    seeds = sorted(int(s) for s in runs["seed"].dropna().unique())
+    sweep = [f"'seed=range({len(seeds)})'" if seeds == list(range(len(seeds)))
+             else _sweep_arg("seed", [str(s) for s in seeds])]
+    sweep += [_sweep_arg(key, list(dict.fromkeys(compare.value_text(v) for v in runs[key])))
+              for key in setup.arm_keys]
+    if experiment != DEFAULT_EXPERIMENT:
+        sweep.append(f"experiment_name={experiment}")
+    report = ["python -m nnlab.report"]
+    if name != DEFAULT_EXPERIMENT:
+        report.append(name)
+    if name != experiment:
+        report.append(f"--experiment {experiment}")
+    return ["python -m nnlab.run -m " + " ".join(sweep), " ".join(report)]
+
+
+def write_report(name: str | None = None, *, experiment: str | None = None,
+                 sweep: str | list[str] | None = None, by: list[str] | None = None,
+                 metrics: list[str] | None = None, baseline: str | None = None,
+                 out_dir: Path = DEFAULT_OUT) -> Written:
+    """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and the index.
+
+    name: an experiment file (experiments/NAME.yaml: its MLflow experiment and analysis block),
+    else an MLflow experiment; None: the default experiment with arms detected.
+    """
+    found = read_experiment(name) if name else None
+    analysis = with_overrides(found[1] if found else Analysis(), by, metrics, baseline)
+    experiment = experiment or (found[0] if found else name) or DEFAULT_EXPERIMENT
+    name = name or experiment
+    unknown = [plot for plot in analysis.plots if plot not in PLOTS]
+    if unknown:
+        raise ReportError(f"analysis.plots: unknown plot {', '.join(unknown)} "
+                          f"(plots: {', '.join(PLOTS)})")
+
+    runs, selection = select_runs(experiment, sweep)
+    setup, runs = compare.resolve(runs, analysis)
+    outcomes = compare.outcome_table(runs, setup)
+    paired = compare.paired_table(runs, setup)
+    success = compare.success_table(runs, setup)
+    verdict = compare.verdict(setup, paired, success, outcomes)
+
+    out_dir = Path(out_dir)
+    figure_dir = out_dir / name
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for stale in figure_dir.glob("*.png"):
+        stale.unlink()
+    columns = ["run_name", compare.ARM] + [c for c in runs if c not in ("run_name", compare.ARM)]
+    runs[columns].to_csv(figure_dir / "runs.csv", index=False)
+    data = PlotData(runs, setup, paired, load_curves)
+    figures = [(f"{name}/{plot}.png", PLOTS[plot].caption) for plot in analysis.plots
+               if render(plot, data, figure_dir / f"{plot}.png")]
+
+    report = markdown.Report(name, analysis, setup, selection, runs, outcomes,
+                             compare.metric_table(runs, setup), success, paired, verdict,
+                             figures, _reproduce(name, experiment, analysis, setup, runs))
+    path = out_dir / f"{name}.md"
+    path.write_text(markdown.render(report))
+    (out_dir / markdown.INDEX).write_text(markdown.index(out_dir))
+    return Written(path, verdict, selection)

@@ -1,0 +1,335 @@
+"""Arms, their statistics over seeds, the paired comparison with the baseline, and the verdict.
+
+Runs with the same seed share data and initial weights, so arms are compared seed by seed.
+Metric statistics count finished runs; success rates count diverged runs as failures; crashed
+and running runs count nowhere (the report lists them).
+"""
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnlab.report import stats
+from nnlab.report.analysis import (
+    DEFAULT_METRICS,
+    YARDSTICKS,
+    Analysis,
+    MetricSpec,
+    ReportError,
+    Success,
+    lower_is_better,
+)
+from nnlab.report.runs import CRASHED, DIVERGED, FINISHED, RUNNING, param_dtypes
+
+ARM = "arm"
+# Keys that never make an arm: seeds are the replicates, the experiment is the selection.
+NOT_ARMS = ("seed", "experiment_name")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a report compares, resolved against the runs."""
+
+    arm_keys: tuple[str, ...]
+    arms: tuple[str, ...]  # arm labels, the baseline first
+    baseline: str
+    metrics: tuple[MetricSpec, ...]  # the first is primary: the verdict is about it
+    success: Success | None
+
+    @property
+    def primary(self) -> MetricSpec:
+        return self.metrics[0]
+
+    @property
+    def arm_title(self) -> str:
+        return ", ".join(self.arm_keys) or ARM
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answer: str  # one line: the primary metric and the success rates
+    paragraph: str  # the answer, the other metrics where they differ, what was not counted
+
+
+def fmt(value: float, sign: bool = False) -> str:
+    """Three significant digits; a dash for a missing number."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:+.3g}" if sign else f"{value:.3g}"
+
+
+def fmt_p(p: float) -> str:
+    return "—" if not math.isfinite(p) else f"{p:.2g}"
+
+
+def value_text(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def detect_arm_keys(runs: pd.DataFrame) -> list[str]:
+    """The keys that vary across the runs, seed aside, less those the others determine.
+
+    A recipe's `output: ${activation}` varies with `activation`: it adds no arm. Of keys that
+    determine each other, the first in schema order stays (the recipe tag comes first).
+    """
+    candidates = ["recipe"] + [k for k in param_dtypes() if k not in NOT_ARMS]
+    kept: list[str] = []
+    for key in candidates:
+        if key not in runs or runs[key].nunique(dropna=False) < 2:
+            continue
+        if kept and runs.groupby(kept, dropna=False)[key].nunique(dropna=False).max() == 1:
+            continue
+        kept.append(key)
+    return kept
+
+
+def _sort_key(value: Any) -> tuple:
+    text = value_text(value)
+    if isinstance(value, str) and text.startswith("["):
+        return (1, json.loads(text))
+    return (0, value) if text != "none" else (-1, 0)
+
+
+def _label(values: dict[str, Any]) -> str:
+    if len(values) == 1:
+        return value_text(next(iter(values.values())))
+    return ", ".join(f"{key}={value_text(value)}" for key, value in values.items())
+
+
+def _typed_value(column: pd.Series, value: Any) -> Any:
+    """A baseline value from YAML or the command line, as the runs' column holds it."""
+    if isinstance(value, list):
+        return json.dumps(value)
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return int(value)
+    if pd.api.types.is_float_dtype(column.dtype):
+        return float(value)
+    return str(value)
+
+
+def _baseline_label(runs: pd.DataFrame, keys: list[str], baseline: Any) -> str:
+    if isinstance(baseline, dict):
+        if sorted(baseline) != sorted(keys):
+            raise ReportError(f"baseline {baseline} must give a value for each arm key: "
+                              f"{', '.join(keys)}")
+        values = {key: baseline[key] for key in keys}
+    elif len(keys) == 1:
+        values = {keys[0]: baseline}
+    else:
+        raise ReportError(f"baseline {baseline!r}: the arms have several keys "
+                          f"({', '.join(keys)}); give key=value for each")
+    try:
+        return _label({key: _typed_value(runs[key], v) for key, v in values.items()})
+    except (TypeError, ValueError):
+        raise ReportError(f"baseline {baseline!r} does not match the type of "
+                          f"{', '.join(keys)}") from None
+
+
+def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
+    if analysis.metrics is None:
+        present = [m for m in DEFAULT_METRICS + YARDSTICKS if m in runs]
+        return tuple(MetricSpec(m, lower_is_better(m)) for m in present)
+    missing = [m.name for m in analysis.metrics if m.name not in runs]
+    if missing:
+        logged = sorted(c for c in runs.select_dtypes("float64") if c not in param_dtypes())
+        raise ReportError(f"metric {', '.join(missing)} is not logged by these runs "
+                          f"(metrics: {', '.join(logged)})")
+    return analysis.metrics
+
+
+def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame]:
+    """The arms (given or detected), the baseline and the metrics; the runs with an arm column."""
+    keys = list(analysis.arm) if analysis.arm else detect_arm_keys(runs)
+    unknown = [key for key in keys if key not in runs]
+    if unknown:
+        raise ReportError(f"arm key {', '.join(unknown)} is not a param of these runs "
+                          f"(varying: {', '.join(detect_arm_keys(runs)) or 'none'})")
+    if keys:
+        groups = runs.groupby(keys, dropna=False, sort=False)
+        labels = {name: _label(dict(zip(keys, name if isinstance(name, tuple) else (name,),
+                                        strict=True)))
+                  for name in groups.groups}
+        order = [labels[name] for name in sorted(labels, key=lambda n: tuple(
+            _sort_key(v) for v in (n if isinstance(n, tuple) else (n,))))]
+        arm = groups.ngroup().map(dict(enumerate(labels.values())))
+        runs = runs.assign(**{ARM: arm.astype("string")})
+    else:
+        order = ["all runs"]
+        runs = runs.assign(**{ARM: pd.Series(order[0], index=runs.index, dtype="string")})
+    counted = runs[runs["outcome"] == FINISHED]
+    repeated = counted.groupby([ARM, "seed"]).size()
+    if (repeated > 1).any():
+        others = [k for k in detect_arm_keys(counted) if k not in keys]
+        raise ReportError(f"arms by {', '.join(keys) or 'nothing'} hold several runs per seed "
+                          f"(also varying: {', '.join(others)}): add those keys to the arm")
+    baseline = order[0] if analysis.baseline is None else _baseline_label(
+        runs, keys, analysis.baseline)
+    if baseline not in order:
+        raise ReportError(f"baseline {baseline!r} is not an arm (arms: {', '.join(order)})")
+    arms = (baseline, *[a for a in order if a != baseline])
+    metrics = _metrics(runs, analysis)
+    if analysis.success is not None and analysis.success.metric not in runs:
+        raise ReportError(f"success metric {analysis.success.metric} is not logged by these runs")
+    return Setup(tuple(keys), arms, baseline, metrics, analysis.success), runs
+
+
+def outcome_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+    """Per arm: runs, how they ended, and which seeds."""
+    counts = pd.crosstab(runs[ARM], runs["outcome"]).reindex(
+        index=list(setup.arms), columns=[FINISHED, DIVERGED, CRASHED, RUNNING], fill_value=0)
+    counts.insert(0, "runs", counts.sum(axis=1))
+    counts["seeds"] = runs.groupby(ARM)["seed"].agg(lambda s: _seed_text(sorted(set(s))))
+    return counts.rename_axis(ARM).reset_index()
+
+
+def _seed_text(seeds: list[int]) -> str:
+    if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def metric_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+    """Per metric and arm, over the finished runs' seeds: n, mean [95% CI], median and IQR."""
+    finished = runs[runs["outcome"] == FINISHED]
+    rows = [{"metric": metric.name, ARM: arm,
+             **vars(stats.summarize(finished.loc[finished[ARM] == arm, metric.name]))}
+            for metric in setup.metrics for arm in setup.arms]
+    return pd.DataFrame(rows)
+
+
+def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
+    """Per arm: successes among finished and diverged runs (a divergence is a failure)."""
+    if setup.success is None:
+        return None
+    success = setup.success
+    rows = []
+    for arm in setup.arms:
+        results = runs[(runs[ARM] == arm) & runs["outcome"].isin([FINISHED, DIVERGED])]
+        values = results[success.metric].to_numpy(dtype=float)
+        # NaN compares False: a diverged run's missing metric is a failure either way.
+        hits = (values < success.threshold) if success.below else (values > success.threshold)
+        successes = int((hits & (results["outcome"] == FINISHED).to_numpy()).sum())
+        low, high = stats.wilson_interval(successes, len(results))
+        rate = successes / len(results) if len(results) else math.nan
+        rows.append({ARM: arm, "successes": successes, "n": len(results), "rate": rate,
+                     "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def paired_values(runs: pd.DataFrame, setup: Setup, metric: str) -> pd.DataFrame:
+    """Per seed and non-baseline arm: its value, the baseline's, and the difference."""
+    finished = runs[(runs["outcome"] == FINISHED) & np.isfinite(runs[metric].astype(float))]
+    wide = finished.pivot(index="seed", columns=ARM, values=metric)
+    frames = []
+    for arm in setup.arms[1:]:
+        if arm not in wide or setup.baseline not in wide:
+            continue
+        pair = wide[[arm, setup.baseline]].dropna()
+        frames.append(pd.DataFrame({"seed": pair.index, ARM: arm, "value": pair[arm].to_numpy(),
+                                    "baseline_value": pair[setup.baseline].to_numpy()}))
+    if not frames:
+        return pd.DataFrame(columns=["seed", ARM, "value", "baseline_value", "difference"])
+    pairs = pd.concat(frames, ignore_index=True)
+    return pairs.assign(difference=pairs["value"] - pairs["baseline_value"])
+
+
+def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+    """Each arm against the baseline, per metric; Holm over the arms within each metric."""
+    rows = []
+    for metric in setup.metrics:
+        pairs = paired_values(runs, setup, metric.name)
+        results = {arm: stats.paired(group["value"], group["baseline_value"],
+                                     metric.lower_is_better)
+                   for arm, group in pairs.groupby(ARM, sort=False)}
+        arms = [arm for arm in setup.arms[1:] if arm in results]
+        adjusted = stats.holm([results[arm].p_value for arm in arms])
+        for arm, p_holm in zip(arms, adjusted, strict=True):
+            result = results[arm]
+            rows.append({"metric": metric.name, ARM: arm, **vars(result), "p_holm": p_holm,
+                         "detected": stats.detected(result, p_holm)})
+    return pd.DataFrame(rows, columns=["metric", ARM, "n", "mean_difference", "ci_low",
+                                       "ci_high", "p_value", "better", "ties", "worse",
+                                       "p_holm", "detected"])
+
+
+def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> str:
+    arm, n = row[ARM], int(row["n"])
+    if n < 2:
+        return f"{arm} and {baseline} cannot be compared on {metric.name}: {n} paired seed(s)."
+    if not row["detected"]:
+        return (f"No detectable difference in {metric.name} between {arm} and {baseline} at "
+                f"n={n} (mean difference {fmt(row['mean_difference'], sign=True)} [95% CI "
+                f"{fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}], "
+                f"Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}).")
+    lower = row["mean_difference"] < 0
+    direction = "lower" if lower else "higher"
+    # The gap as a positive number, its interval turned the same way.
+    low, high = (-row["ci_high"], -row["ci_low"]) if lower else (row["ci_low"], row["ci_high"])
+    seeds = row["better"] if lower == metric.lower_is_better else row["worse"]
+    return (f"{metric.name} is {direction} with {arm} than with {baseline} by "
+            f"{fmt(abs(row['mean_difference']))} [95% CI {fmt(low)}, {fmt(high)}] "
+            f"(Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}, {direction} on "
+            f"{int(seeds)}/{n} seeds).")
+
+
+def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
+    rates = ", ".join(f"{row[ARM]} {row['successes']}/{row['n']} ({row['rate']:.0%} "
+                      f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}])"
+                      for _, row in success.iterrows() if row["n"])
+    sentences = [f"Success ({setup.success.describe()}): {rates}."]
+    base = success.set_index(ARM).loc[setup.baseline]
+    for _, row in success.iloc[1:].iterrows():
+        if row["ci_low"] > base["ci_high"] or row["ci_high"] < base["ci_low"]:
+            more = "more" if row["rate"] > base["rate"] else "less"
+            sentences.append(f"{row[ARM]} succeeds {more} often than {setup.baseline} "
+                             "(their Wilson 95% intervals do not overlap).")
+        elif len(success) > 1:
+            sentences.append(f"No detectable difference in success rate between {row[ARM]} "
+                             f"and {setup.baseline} (their Wilson 95% intervals overlap).")
+    return sentences
+
+
+def _not_counted(outcomes: pd.DataFrame) -> list[str]:
+    notes = []
+    for outcome, what in ((DIVERGED, "diverged: counted as failures in the success rates, "
+                                     "left out of the metric statistics"),
+                          (CRASHED, "crashed (or were killed): left out of every statistic"),
+                          (RUNNING, "were still running: left out of every statistic")):
+        total = int(outcomes[outcome].sum())
+        if total:
+            per_arm = ", ".join(f"{row[ARM]} {row[outcome]}" for _, row in outcomes.iterrows()
+                                if row[outcome])
+            notes.append(f"{total} run(s) {what} ({per_arm}; listed below).")
+    return notes
+
+
+def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
+            outcomes: pd.DataFrame) -> Verdict:
+    """Sentences computed from the tables: a difference only where Holm p and the CI agree."""
+    if len(setup.arms) < 2:
+        answer = [f"One arm only ({setup.arms[0]}): nothing to compare."]
+    else:
+        rows = paired[paired["metric"] == setup.primary.name]
+        answer = [_comparison_sentence(row, setup.primary, setup.baseline)
+                  for _, row in rows.iterrows()] or [
+            f"{setup.primary.name} cannot be compared: no seed has a finished run in two arms."]
+    if success is not None:
+        answer += _success_sentences(success, setup)
+    others, quiet = [], []
+    for metric in setup.metrics[1:]:
+        rows = paired[paired["metric"] == metric.name]
+        said = rows["detected"] | (rows["n"] < 2)
+        others += [_comparison_sentence(row, metric, setup.baseline)
+                   for _, row in rows[said].iterrows()]
+        if (~said).any():
+            quiet.append(f"{metric.name} ({', '.join(rows.loc[~said, ARM])})")
+    if quiet:
+        others.append(f"No detectable difference from {setup.baseline} in "
+                      f"{'; '.join(quiet)}.")
+    return Verdict(" ".join(answer), " ".join(answer + others + _not_counted(outcomes)))

@@ -1,0 +1,194 @@
+"""The report and the index of reports, as GitHub markdown."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nnlab.report.analysis import Analysis
+from nnlab.report.compare import ARM, Setup, Verdict, fmt, fmt_p
+from nnlab.report.runs import FINISHED, Selection, param_dtypes
+
+QUESTION = "**Question.** "
+ANSWER = "**Answer.** "
+INDEX = "README.md"
+CLAIM_RULE = ("a difference is claimed only where the Holm-adjusted Wilcoxon p < 0.05 AND the "
+              "95% CI of the mean paired difference excludes 0")
+
+
+@dataclass
+class Report:
+    name: str
+    analysis: Analysis
+    setup: Setup
+    selection: Selection
+    runs: pd.DataFrame
+    outcomes: pd.DataFrame
+    metrics: pd.DataFrame
+    success: pd.DataFrame | None
+    paired: pd.DataFrame
+    verdict: Verdict
+    figures: list[tuple[str, str]]  # (relative path, caption)
+    reproduce: list[str]
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _interval(low: float, high: float, sign: bool = False) -> str:
+    return f"[{fmt(low, sign)}, {fmt(high, sign)}]"
+
+
+def question(report: Report) -> str:
+    if report.analysis.question:
+        return " ".join(report.analysis.question.split())
+    setup = report.setup
+    return (f"Do the arms ({setup.arm_title}: {', '.join(setup.arms)}) differ in "
+            f"{setup.primary.name}?")
+
+
+def _setup_section(report: Report) -> str:
+    setup, runs, selection = report.setup, report.runs, report.selection
+    counts = report.outcomes[["runs", "finished", "diverged", "crashed", "running"]].sum()
+    seeds = report.outcomes.set_index(ARM)["seeds"]
+    per_arm = report.outcomes.set_index(ARM)["runs"]
+    seed_text = (f"{per_arm.iloc[0]} per arm ({seeds.iloc[0]})" if seeds.nunique() == 1
+                 and per_arm.nunique() == 1 else
+                 "; ".join(f"{arm}: {seeds[arm]}" for arm in setup.arms))
+    started = runs["start_time"].min()
+    rows = [
+        ["experiment", f"`{selection.experiment}` (MLflow)"],
+        ["recipe, dataset", f"{_constant(runs, 'recipe')}, {_constant(runs, 'dataset.name')}"],
+        ["arms", f"`{setup.arm_title}`: " + ", ".join(
+            f"{arm} (baseline)" if arm == setup.baseline else arm for arm in setup.arms)],
+        ["seeds", seed_text],
+        ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in (
+            "finished", "diverged", "crashed", "running") if counts[k] or k == "finished")
+         + (f"; {selection.superseded} earlier run(s) of the same configs not counted"
+            if selection.superseded else "")],
+        ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"],
+        ["metrics", ", ".join(f"{m.name} ({'lower' if m.lower_is_better else 'higher'} is "
+                              f"better{', primary' if i == 0 else ''})"
+                              for i, m in enumerate(setup.metrics))],
+        ["reproduce", " then ".join(f"`{command}`" for command in report.reproduce)],
+    ]
+    shared = _shared_settings(runs, setup)
+    return "\n\n".join([
+        "## Setup", table(["", ""], rows),
+        "<details><summary>Settings shared by every run</summary>\n\n"
+        + ", ".join(f"`{key}={value}`" for key, value in shared.items()) + "\n\n</details>",
+    ])
+
+
+def _constant(runs: pd.DataFrame, key: str) -> str:
+    values = runs[key].dropna().unique()
+    return str(values[0]) if len(values) == 1 else "several"
+
+
+def _shared_settings(runs: pd.DataFrame, setup: Setup) -> dict[str, str]:
+    return {key: str(runs[key].iloc[0]) for key in param_dtypes()
+            if key != "seed" and key not in setup.arm_keys
+            and runs[key].nunique(dropna=False) == 1 and runs[key].notna().all()}
+
+
+def _results_section(report: Report) -> str:
+    outcome_rows = report.outcomes.to_numpy().tolist()
+    metric_rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean"]),
+                    _interval(row["ci_low"], row["ci_high"]), fmt(row["median"]),
+                    _interval(row["q1"], row["q3"])] for _, row in report.metrics.iterrows()]
+    parts = [
+        "## Results per arm, over seeds",
+        table([ARM, "runs", "finished", "diverged", "crashed", "running", "seeds"],
+              outcome_rows),
+        "Metrics over the finished runs (n = seeds):",
+        table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR"], metric_rows),
+    ]
+    if report.success is not None:
+        success_rows = [[row[ARM], f"{row['successes']}/{row['n']}",
+                         f"{row['rate']:.0%}" if row["n"] else "—",
+                         f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}]" if row["n"] else "—"]
+                        for _, row in report.success.iterrows()]
+        parts += [f"Success ({report.setup.success.describe()}); a diverged run is a failure:",
+                  table([ARM, "successes", "rate", "95% CI (Wilson)"], success_rows)]
+    return "\n\n".join(parts)
+
+
+def _paired_section(report: Report) -> str:
+    baseline = report.setup.baseline
+    if report.paired.empty:
+        return (f"## Paired comparison with {baseline}\n\nNothing to pair: "
+                "no other arm has a finished run on a seed where the baseline has one.")
+    rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
+             _interval(row["ci_low"], row["ci_high"], sign=True), fmt_p(row["p_value"]),
+             fmt_p(row["p_holm"]), f"{row['better']} / {row['ties']} / {row['worse']}",
+             "yes" if row["detected"] else "no"]
+            for _, row in report.paired.iterrows()]
+    return "\n\n".join([
+        f"## Paired comparison with {baseline}",
+        "Runs with the same seed share data and initial weights: each arm is compared with "
+        f"{baseline} seed by seed. Holm's correction runs over the arms within each metric; "
+        f"{CLAIM_RULE}.",
+        table(["metric", ARM, "pairs", f"mean difference (arm − {baseline})", "95% CI",
+               "Wilcoxon p", "Holm p", "better / tie / worse (seeds)", "difference detected"],
+              rows),
+    ])
+
+
+def _not_counted_section(report: Report) -> str:
+    others = report.runs[report.runs["outcome"] != FINISHED]
+    if others.empty:
+        return "## Runs that did not finish\n\nNone: every run finished."
+    rows = [[row["run_name"], row[ARM], row["seed"], row["outcome"], row["failure"] or "",
+             f"`{row['run_id']}`"] for _, row in others.iterrows()]
+    return "\n\n".join([
+        "## Runs that did not finish",
+        "Diverged runs count as failures in the success rates; crashed or still running runs "
+        "count nowhere.",
+        table(["run", ARM, "seed", "outcome", "reason", "run id"], rows),
+    ])
+
+
+def render(report: Report) -> str:
+    """The whole report: question, answer, setup, tables, figures, verdict, discussion."""
+    figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*"
+                          for path, caption in report.figures)
+    sections = [
+        f"# {report.name}",
+        QUESTION + question(report),
+        ANSWER + report.verdict.answer,
+        _setup_section(report),
+        _results_section(report),
+        _paired_section(report),
+        "## Figures\n\n" + (figures or "None."),
+        f"## Verdict\n\n{report.verdict.paragraph}\n\n*Computed from the tables above: "
+        f"{CLAIM_RULE}.*",
+    ]
+    if report.analysis.discussion:
+        sections.append(f"## Discussion\n\n*Hand-written ({report.analysis.source}), not "
+                        f"computed from these runs.*\n\n{report.analysis.discussion.strip()}")
+    sections.append(_not_counted_section(report))
+    return "\n\n".join(sections) + "\n"
+
+
+def index(out_dir: Path) -> str:
+    """reports/README.md: every report in out_dir with its question and one-line answer."""
+    rows = []
+    for path in sorted(out_dir.glob("*.md")):
+        if path.name == INDEX:
+            continue
+        lines = path.read_text().splitlines()
+        found = {prefix: next((line[len(prefix):] for line in lines if line.startswith(prefix)),
+                              "") for prefix in (QUESTION, ANSWER)}
+        rows.append([f"[{path.stem}]({path.name})", found[QUESTION], found[ANSWER]])
+    return "\n\n".join([
+        "# Reports",
+        "One per question, written by `python -m nnlab.report NAME` from the runs in MLflow; "
+        "this index is rewritten with every report.",
+        table(["report", "question", "answer"], rows),
+    ]) + "\n"

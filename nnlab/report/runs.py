@@ -1,0 +1,188 @@
+"""MLflow runs -> one typed row per run (pandas), and which runs a report counts.
+
+MLflow keeps params as strings; they are cast back by the run schema (`nnlab.schema.RunConfig`):
+ints (nullable) -> Int64, floats -> float64, str -> string, and lists such as `hidden` stay the
+JSON text they were logged as ("[16]", "[16, 16]"): readable, and they group and sort as written.
+"""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+
+import pandas as pd
+
+from nnlab import schema, tracking
+from nnlab.report.analysis import ReportError
+
+SWEEP_TAG = "nnlab.sweep_id"
+HASH_TAG = "nnlab.config_hash"
+FAILURE_TAG = "nnlab.failure"
+RECIPE_TAG = "nnlab.recipe"
+ALL_SWEEPS = "all"
+NOT_TERMINATED = ("RUNNING", "SCHEDULED")
+META = ("run_name", "sweep_id", "config_hash", "recipe", "status", "outcome", "failure",
+        "start_time", "end_time", "run_id")
+# How a run ended, as the statistics count it: a divergence is a result of the recipe (a
+# failure in success rates); a crash or a kill is not, and is listed but never counted.
+FINISHED, DIVERGED, CRASHED, RUNNING = "finished", "diverged", "crashed", "running"
+
+
+@dataclass(frozen=True)
+class Selection:
+    experiment: str
+    sweep_ids: tuple[str, ...]
+    superseded: int  # runs of a config that ran again later in the selection: not counted
+    skipped: tuple[str, ...]  # newer sweeps left out because some of their runs still run
+
+
+def _dtype(annotation: typing.Any) -> str | None:
+    """The pandas dtype for a schema field's type; None for what is never logged (dicts)."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation) or annotation
+    return {int: "Int64", float: "float64", bool: "boolean", str: "string",
+            list: "string"}.get(origin)
+
+
+def param_dtypes(config_class: type = schema.RunConfig, prefix: str = "") -> dict[str, str]:
+    """Every dotted param key of the run schema, in schema order, with its pandas dtype."""
+    hints = typing.get_type_hints(config_class)
+    dtypes: dict[str, str] = {}
+    for field in dataclasses.fields(config_class):
+        annotation = hints[field.name]
+        if dataclasses.is_dataclass(annotation):
+            dtypes |= param_dtypes(annotation, f"{prefix}{field.name}.")
+        elif (dtype := _dtype(annotation)) is not None:
+            dtypes[prefix + field.name] = dtype
+    return dtypes
+
+
+def _cast(column: pd.Series, dtype: str) -> pd.Series:
+    column = column.mask(column == "None")
+    if dtype == "boolean":
+        return column.map({"True": True, "False": False}).astype(dtype)
+    if dtype in ("Int64", "float64"):
+        try:
+            return pd.to_numeric(column).astype(dtype)
+        except (TypeError, ValueError) as error:
+            raise ReportError(f"param {column.name}: {error} (schema type {dtype})") from None
+    return column.astype(dtype)
+
+
+def outcome(status: str, failure: str | None) -> str:
+    if status == "FINISHED":
+        return FINISHED
+    if status in NOT_TERMINATED:
+        return RUNNING
+    return DIVERGED if status == "FAILED" and (failure or "").startswith("diverged") else CRASHED
+
+
+def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        failure = record.tags.get(FAILURE_TAG)
+        meta = {"run_name": record.run_name, "sweep_id": record.tags.get(SWEEP_TAG),
+                "config_hash": record.tags.get(HASH_TAG), "recipe": record.tags.get(RECIPE_TAG),
+                "status": record.status, "outcome": outcome(record.status, failure),
+                "failure": failure, "start_time": record.start_time,
+                "end_time": record.end_time, "run_id": record.run_id}
+        rows.append(meta | record.params | {f"metric:{k}": v for k, v in record.metrics.items()})
+    return pd.DataFrame(rows)
+
+
+def _sweeps(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per sweep id, oldest first: when it started, how many runs, whether it is done."""
+    return (table.assign(running=table["outcome"].eq(RUNNING))
+            .groupby("sweep_id", dropna=False)
+            .agg(started=("start_time", "min"), runs=("run_id", "size"),
+                 running=("running", "any"))
+            .sort_values("started"))
+
+
+def _choose(table: pd.DataFrame, experiment: str,
+            sweep: str | list[str] | None) -> tuple[list[str], list[str]]:
+    """The sweep ids to report, and the newer unfinished ones left out."""
+    sweeps = _sweeps(table)
+    if sweep is None:
+        complete = sweeps[~sweeps["running"] & (sweeps["runs"] >= 2)]
+        if complete.empty:
+            raise ReportError(f"experiment '{experiment}' has no complete sweep of two runs or "
+                              "more: pass --sweep ID or --sweep all")
+        newer = sweeps[sweeps["running"] & (sweeps["started"] > complete["started"].iloc[-1])]
+        return [complete.index[-1]], list(newer.index)
+    if sweep == ALL_SWEEPS:
+        return list(sweeps.index), []
+    wanted = sweep.split(",") if isinstance(sweep, str) else list(sweep)
+    unknown = [s for s in wanted if s not in sweeps.index]
+    if unknown:
+        latest = ", ".join(f"{s} ({n} runs)" for s, n in sweeps["runs"].iloc[::-1][:5].items())
+        raise ReportError(f"no sweep {', '.join(unknown)} in experiment '{experiment}' "
+                          f"(latest: {latest})")
+    return wanted, []
+
+
+def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each config once: its latest finished run, or its latest run if none finished."""
+    ranked = runs.assign(finished=runs["outcome"].eq(FINISHED)).sort_values(
+        ["finished", "start_time"], kind="stable")
+    kept = ranked.groupby("config_hash", dropna=False, sort=False).tail(1)
+    return kept.drop(columns="finished").sort_values("start_time", kind="stable")
+
+
+def _typed(runs: pd.DataFrame) -> pd.DataFrame:
+    dtypes = param_dtypes()
+    params = pd.DataFrame({key: _cast(runs[key], dtype) if key in runs else
+                           pd.Series(pd.NA, index=runs.index, dtype=dtype)
+                           for key, dtype in dtypes.items()})
+    metric_columns = sorted(c for c in runs if c.startswith("metric:"))
+    metrics = runs[metric_columns].astype("float64").rename(columns=lambda c: c[len("metric:"):])
+    # Params of older runs that the schema no longer has: kept, as the strings they were.
+    extra = runs[[c for c in runs if c not in dtypes and c not in META
+                  and not c.startswith("metric:")]].astype("string")
+    meta = runs[list(META)].astype("string")
+    for column in ("start_time", "end_time"):
+        meta[column] = pd.to_datetime(runs[column].astype("float64"), unit="ms", utc=True)
+    table = pd.concat([meta.drop(columns="run_id"), params, extra, metrics, meta["run_id"]],
+                      axis=1)
+    return table.reset_index(drop=True)
+
+
+def select_runs(experiment: str,
+                sweep: str | list[str] | None = None) -> tuple[pd.DataFrame, Selection]:
+    """The typed runs a report counts, and how they were chosen (see `load_runs`)."""
+    try:
+        records = tracking.find_runs(experiment)
+    except LookupError as error:
+        raise ReportError(str(error)) from None
+    if not records:
+        raise ReportError(f"experiment '{experiment}' has no runs")
+    table = _table(records)
+    sweep_ids, skipped = _choose(table, experiment, sweep)
+    chosen = table[table["sweep_id"].isin(sweep_ids)]
+    runs = _latest_per_config(chosen)
+    return _typed(runs), Selection(experiment, tuple(sweep_ids), len(chosen) - len(runs),
+                                   tuple(skipped))
+
+
+def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataFrame:
+    """One typed row per run of a sweep: meta columns, the params by the schema, final metrics.
+
+    sweep: a sweep id (tag nnlab.sweep_id), a list of them, "all", or None for the latest
+    complete sweep (two runs or more, none still running). A config that ran several times in
+    the selection counts once: its latest finished run. The `outcome` column says how each run
+    ended: finished, diverged (a result: a failure in success rates), crashed or running (listed,
+    never counted).
+    """
+    return select_runs(experiment, sweep)[0]
+
+
+def load_curves(run_ids: list[str], metric: str = "train_loss") -> pd.DataFrame:
+    """A per-step metric of the runs, long format: run_id, step, value."""
+    histories = tracking.metric_histories(run_ids, metric)
+    frames = [pd.DataFrame(points, columns=["step", "value"]).assign(run_id=run_id)
+              for run_id, points in histories.items() if points]
+    if not frames:
+        return pd.DataFrame({"run_id": pd.Series(dtype="string"),
+                             "step": pd.Series(dtype="int64"), "value": pd.Series(dtype=float)})
+    return pd.concat(frames, ignore_index=True)[["run_id", "step", "value"]]
