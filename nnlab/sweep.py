@@ -128,6 +128,9 @@ def prepare(job_overrides: list[list[str]],
     shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(job_overrides)),
               GIT_COMMIT: git_commit() or ""}
     names = run_names(job_overrides, [c.seed for c in run_configs])
+    experiments = ", ".join(f"'{name}'" for name in experiment_ids)
+    print(f"nnlab: {len(job_overrides)} runs -> experiment {experiments} at "
+          f"{tracking.tracking_uri()} (sweep {shared[SWEEP_ID]})", flush=True)
     launched = []
     for overrides, config, name in zip(job_overrides, run_configs, names, strict=True):
         env = shared | {EXPERIMENT_ID: experiment_ids[config.experiment_name], RUN_NAME: name}

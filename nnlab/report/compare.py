@@ -263,10 +263,17 @@ def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> s
     if n < 2:
         return f"{arm} and {baseline} cannot be compared on {metric.name}: {n} paired seed(s)."
     if not row["detected"]:
-        return (f"No detectable difference in {metric.name} between {arm} and {baseline} at "
-                f"n={n} (mean difference {fmt(row['mean_difference'], sign=True)} [95% CI "
-                f"{fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}], "
-                f"Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}).")
+        sentence = (f"No detectable difference in {metric.name} between {arm} and {baseline} "
+                    f"at n={n} (mean difference {fmt(row['mean_difference'], sign=True)} "
+                    f"[95% CI {fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}"
+                    f"], Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}).")
+        if row["ci_low"] > 0 or row["ci_high"] < 0:
+            sentence += (" The CI excludes 0 but the rank test does not: a few seeds with large "
+                         "differences carry the mean.")
+        elif row["p_holm"] < stats.ALPHA:
+            sentence += (" The rank test rejects but the CI includes 0: most seeds lean one way, "
+                         "the size of the difference is too uncertain.")
+        return sentence
     lower = row["mean_difference"] < 0
     direction = "lower" if lower else "higher"
     # The gap as a positive number, its interval turned the same way.
@@ -328,8 +335,9 @@ def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
         others += [_comparison_sentence(row, metric, setup.baseline)
                    for _, row in rows[said].iterrows()]
         if (~said).any():
-            quiet.append(f"{metric.name} ({', '.join(rows.loc[~said, ARM])})")
+            arms = f" ({', '.join(rows.loc[~said, ARM])})" if len(setup.arms) > 2 else ""
+            quiet.append(metric.name + arms)
     if quiet:
         others.append(f"No detectable difference from {setup.baseline} in "
-                      f"{'; '.join(quiet)}.")
+                      f"{', '.join(quiet)}.")
     return Verdict(" ".join(answer), " ".join(answer + others + _not_counted(outcomes)))

@@ -188,7 +188,7 @@ def paired_differences(data: PlotData) -> Figure | None:
         ax.set_xlim(-0.5, len(others) - 0.5)
         ax.legend(loc="best", fontsize="small")
         _arm_axis(ax, data, others)
-        ax.set_ylabel(f"{metric.name}: arm − {data.setup.baseline}")
+        ax.set_ylabel(f"{metric.name} difference (arm − {data.setup.baseline})")
         ax.set_title(f"{metric.name}, paired by seed")
     return figure
 
