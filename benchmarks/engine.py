@@ -14,6 +14,7 @@ The libraries do the same arithmetic except where noted:
   softmax, and it shuffles every epoch even when a batch is the whole set (nnlab does not).
 """
 
+import functools
 import math
 import os
 import statistics
@@ -51,11 +52,11 @@ class Scale:
     large_samples: int
     repeats: int
     large_repeats: int
-    seconds_per_peak_run: float  # each matmul-peak repeat runs its products for about this long
+    seconds_per_peak_sample: float  # each matmul-peak sample runs its products this long
 
 
-FULL = Scale(9600, 10, 2000, 60_000, repeats=5, large_repeats=3, seconds_per_peak_run=0.2)
-QUICK = Scale(960, 2, 100, 1024, repeats=2, large_repeats=1, seconds_per_peak_run=0.01)
+FULL = Scale(9600, 10, 2000, 60_000, repeats=5, large_repeats=3, seconds_per_peak_sample=0.2)
+QUICK = Scale(960, 2, 100, 1024, repeats=2, large_repeats=1, seconds_per_peak_sample=0.01)
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,11 @@ class Timings:
     cpu: list[float] = field(default_factory=list)
 
 
-def time_alternating(runs: list[Callable[[], object]], repeats: int) -> list[Timings]:
-    """Time each run `repeats` times, interleaved in the same process."""
+def time_alternating(
+    runs: list[Callable[[], object]], repeats: int, between: Callable[[], object] | None = None
+) -> list[Timings]:
+    """Time each run `repeats` times, interleaved in the same process; `between` (untimed here)
+    follows each round, so that what it measures sees the same conditions as the runs."""
     timings = [Timings() for _ in runs]
     for repeat in range(repeats):
         # Who goes first alternates, so that a busy spell of the shared machine hits both.
@@ -217,10 +221,13 @@ def time_alternating(runs: list[Callable[[], object]], repeats: int) -> list[Tim
             runs[i]()
             timings[i].wall.append(time.perf_counter() - wall)
             timings[i].cpu.append(time.process_time() - cpu)
+        if between is not None:
+            between()
     return timings
 
 
-def compare(recipe: Recipe, epochs: int, repeats: int, warm_up: bool = True) -> Row:
+def compare(recipe: Recipe, epochs: int, repeats: int, warm_up: bool = True,
+            between: Callable[[], object] | None = None) -> Row:
     """nnlab against sklearn on one recipe: median seconds per epoch and their ratio."""
     if warm_up:
         # First calls pay for lazy imports and cold caches, which are not per-epoch costs.
@@ -231,6 +238,7 @@ def compare(recipe: Recipe, epochs: int, repeats: int, warm_up: bool = True) -> 
         [lambda: run_nnlab(recipe, epochs),
          lambda: sklearn_dtypes.add(run_sklearn(recipe, epochs))],
         repeats,
+        between,
     )
     nnlab_s = statistics.median(nnlab_times.wall) / epochs
     sklearn_s = statistics.median(sklearn_times.wall) / epochs
@@ -274,47 +282,62 @@ def flops(products: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
     return sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in products)
 
 
-def matmul_gflops(products: list[tuple[np.ndarray, np.ndarray, np.ndarray]], repeats: int,
-                  seconds_per_run: float) -> float:
-    """Median GFLOP/s of NumPy's matmul running `products` back to back."""
-    def run_once() -> None:
-        for a, b, out in products:
+@dataclass
+class MatmulMeter:
+    """NumPy's matmul throughput on fixed products, sampled at each call to `measure`."""
+
+    products: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    seconds_per_sample: float
+    samples: list[float] = field(default_factory=list)  # GFLOP/s
+    loops: int = 0  # products run per sample, set by the first measure
+
+    def run_once(self) -> None:
+        for a, b, out in self.products:
             np.matmul(a, b, out=out)
 
-    start = time.perf_counter()
-    run_once()  # also the warm-up
-    loops = max(1, round(seconds_per_run / (time.perf_counter() - start)))
-    times = []
-    for _ in range(repeats):
+    def measure(self) -> None:
+        if not self.loops:
+            start = time.perf_counter()
+            self.run_once()  # also the warm-up
+            self.loops = max(1, round(self.seconds_per_sample / (time.perf_counter() - start)))
         start = time.perf_counter()
-        for _ in range(loops):
-            run_once()
-        times.append((time.perf_counter() - start) / loops)
-    return flops(products) / statistics.median(times) / 1e9
+        for _ in range(self.loops):
+            self.run_once()
+        seconds = (time.perf_counter() - start) / self.loops
+        self.samples.append(flops(self.products) / seconds / 1e9)
+
+    @property
+    def gflops(self) -> float:
+        return statistics.median(self.samples)
 
 
-def throughput(row: Row, dtype: type, scale: Scale, rng: np.random.Generator) -> Row:
-    """nnlab's achieved GFLOP/s on the large recipe (its `compare` row) against NumPy's matmul
-    peak in `dtype`."""
-    step = step_matmuls(LARGE_SIZES, LARGE_BATCH, dtype, rng)
-    square = [(np.ones((SQUARE, SQUARE), dtype), np.ones((SQUARE, SQUARE), dtype),
-               np.empty((SQUARE, SQUARE), dtype))]
+def square_product(dtype: type) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    shape = (SQUARE, SQUARE)
+    return [(np.ones(shape, dtype), np.ones(shape, dtype), np.empty(shape, dtype))]
+
+
+def measure_all(meters: list[MatmulMeter]) -> None:
+    for meter in meters:
+        meter.measure()
+
+
+def throughput(row: Row, step: MatmulMeter, square: MatmulMeter) -> Row:
+    """nnlab's achieved GFLOP/s on the large recipe (its `compare` row) against NumPy's matmul on
+    one step's products and on a square product."""
     # Every product's flops are linear in the rows, so one sample costs 1/batch of a step.
-    epoch_gflop = flops(step) / LARGE_BATCH * int(row["samples"]) / 1e9
+    epoch_gflop = flops(step.products) / LARGE_BATCH * int(row["samples"]) / 1e9
     nnlab = epoch_gflop / float(row["nnlab_s_per_epoch"])
-    peak = matmul_gflops(step, scale.repeats, scale.seconds_per_peak_run)
-    square_peak = matmul_gflops(square, scale.repeats, scale.seconds_per_peak_run)
-    ratio = nnlab / peak
-    is_target = dtype is np.float32
+    ratio = nnlab / step.gflops
+    is_target = row["dtype"] == "float32"
     return {
         "benchmark": row["benchmark"],
         "dtype": row["dtype"],
         "nnlab_gflops": nnlab,
         "sklearn_gflops": epoch_gflop / float(row["sklearn_s_per_epoch"]),
-        "peak_gflops": peak,
-        "square_gflops": square_peak,
+        "peak_gflops": step.gflops,
+        "square_gflops": square.gflops,
         "ratio": ratio,
-        "square_ratio": nnlab / square_peak,
+        "square_ratio": nnlab / square.gflops,
         "target": f"ratio >= {PEAK_TARGET:.0%}" if is_target else "(info)",
         "passed": ratio >= PEAK_TARGET if is_target else None,
     }
@@ -368,7 +391,8 @@ def main(quick: bool = False) -> list[Row]:
         print_environment()
         print(f"median of {scale.repeats} repeats ({scale.large_repeats} for the large net), "
               "nnlab and sklearn alternating in one process; times are per epoch, end to end "
-              "(nnlab: init_network + train, sklearn: fit)")
+              "(nnlab: init_network + train, sklearn: fit); matmul peaks sampled between the "
+              "large-net runs")
         rows = [
             compare(sincos_recipe(scale.sincos_samples, rng), scale.sincos_epochs, scale.repeats),
             compare(moons_recipe(rng), scale.moons_epochs, scale.repeats),
@@ -377,10 +401,16 @@ def main(quick: bool = False) -> list[Row]:
         y_large = rng.integers(0, LARGE_SIZES[-1], scale.large_samples)
         throughput_rows = []
         for dtype in (np.float64, np.float32):
-            # An epoch is long enough that first-call costs vanish in it: no warm-up.
             recipe = large_recipe(x_large.astype(dtype, copy=False), y_large)
-            rows.append(compare(recipe, 1, scale.large_repeats, warm_up=False))
-            throughput_rows.append(throughput(rows[-1], dtype, scale, rng))
+            meters = [MatmulMeter(step_matmuls(LARGE_SIZES, LARGE_BATCH, dtype, rng),
+                                  scale.seconds_per_peak_sample),
+                      MatmulMeter(square_product(dtype), scale.seconds_per_peak_sample)]
+            # The peaks are sampled between the training runs: the machine's load, and whatever
+            # shares the core's vector units, change within minutes. An epoch is long enough
+            # that first-call costs vanish in it: no warm-up.
+            rows.append(compare(recipe, 1, scale.large_repeats, warm_up=False,
+                                between=functools.partial(measure_all, meters)))
+            throughput_rows.append(throughput(rows[-1], *meters))
 
     print_table(
         "nnlab vs scikit-learn MLP (plain SGD): time per epoch, median",

@@ -80,9 +80,10 @@ def _success(block: Any) -> Success:
     return Success(str(block["metric"]), threshold, below, label)
 
 
-def _names(key: str, value: Any) -> tuple[str, ...]:
+def _names(key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+    if (not isinstance(names, list) or not (names or allow_empty)
+            or not all(isinstance(n, str) for n in names)):
         raise ReportError(f"analysis.{key}: {value!r} is not a name or a list of names")
     return tuple(names)
 
@@ -105,7 +106,8 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
         baseline=block.get("baseline"),
         metrics=tuple(_metric(m) for m in metrics) if metrics else None,
         success=_success(block["success"]) if block.get("success") is not None else None,
-        plots=_names("plots", block["plots"]) if "plots" in block else DEFAULT_PLOTS,
+        plots=_names("plots", block["plots"], allow_empty=True) if "plots" in block
+        else DEFAULT_PLOTS,
         discussion=block.get("discussion"),
         source=source,
     )

@@ -78,14 +78,16 @@ def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Se
 def write_report(name: str | None = None, *, experiment: str | None = None,
                  sweep: str | list[str] | None = None, by: list[str] | None = None,
                  metrics: list[str] | None = None, baseline: str | None = None,
-                 out_dir: Path = DEFAULT_OUT) -> Written:
+                 analysis: Analysis | None = None, out_dir: Path = DEFAULT_OUT) -> Written:
     """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and the index.
 
     name: an experiment file (experiments/NAME.yaml: its MLflow experiment and analysis block),
-    else an MLflow experiment; None: the default experiment with arms detected.
+    else an MLflow experiment; None: the default experiment with arms detected. analysis: used
+    instead of the file's block (a notebook's own question).
     """
     found = read_experiment(name) if name else None
-    analysis = with_overrides(found[1] if found else Analysis(), by, metrics, baseline)
+    analysis = analysis or (found[1] if found else Analysis())
+    analysis = with_overrides(analysis, by, metrics, baseline)
     experiment = experiment or (found[0] if found else name) or DEFAULT_EXPERIMENT
     name = name or experiment
     unknown = [plot for plot in analysis.plots if plot not in PLOTS]

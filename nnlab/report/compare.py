@@ -97,6 +97,8 @@ def _sort_key(value: Any) -> tuple:
 
 
 def _label(values: dict[str, Any]) -> str:
+    if not values:
+        return "all runs"
     if len(values) == 1:
         return value_text(next(iter(values.values())))
     return ", ".join(f"{key}={value_text(value)}" for key, value in values.items())
@@ -150,18 +152,11 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     if unknown:
         raise ReportError(f"arm key {', '.join(unknown)} is not a param of these runs "
                           f"(varying: {', '.join(detect_arm_keys(runs)) or 'none'})")
-    if keys:
-        groups = runs.groupby(keys, dropna=False, sort=False)
-        labels = {name: _label(dict(zip(keys, name if isinstance(name, tuple) else (name,),
-                                        strict=True)))
-                  for name in groups.groups}
-        order = [labels[name] for name in sorted(labels, key=lambda n: tuple(
-            _sort_key(v) for v in (n if isinstance(n, tuple) else (n,))))]
-        arm = groups.ngroup().map(dict(enumerate(labels.values())))
-        runs = runs.assign(**{ARM: arm.astype("string")})
-    else:
-        order = ["all runs"]
-        runs = runs.assign(**{ARM: pd.Series(order[0], index=runs.index, dtype="string")})
+    rows = list(runs[keys].itertuples(index=False, name=None))
+    labels = [_label(dict(zip(keys, row, strict=True))) for row in rows]
+    values = dict(zip(labels, rows, strict=True))
+    order = sorted(values, key=lambda label: tuple(_sort_key(v) for v in values[label]))
+    runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
     counted = runs[runs["outcome"] == FINISHED]
     repeated = counted.groupby([ARM, "seed"]).size()
     if (repeated > 1).any():
@@ -244,13 +239,11 @@ def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
     rows = []
     for metric in setup.metrics:
         pairs = paired_values(runs, setup, metric.name)
-        results = {arm: stats.paired(group["value"], group["baseline_value"],
-                                     metric.lower_is_better)
-                   for arm, group in pairs.groupby(ARM, sort=False)}
-        arms = [arm for arm in setup.arms[1:] if arm in results]
-        adjusted = stats.holm([results[arm].p_value for arm in arms])
-        for arm, p_holm in zip(arms, adjusted, strict=True):
-            result = results[arm]
+        results = [stats.paired(pairs.loc[pairs[ARM] == arm, "value"],
+                                pairs.loc[pairs[ARM] == arm, "baseline_value"],
+                                metric.lower_is_better) for arm in setup.arms[1:]]
+        adjusted = stats.holm([result.p_value for result in results])
+        for arm, result, p_holm in zip(setup.arms[1:], results, adjusted, strict=True):
             rows.append({"metric": metric.name, ARM: arm, **vars(result), "p_holm": p_holm,
                          "detected": stats.detected(result, p_holm)})
     return pd.DataFrame(rows, columns=["metric", ARM, "n", "mean_difference", "ci_low",
@@ -261,7 +254,8 @@ def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
 def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> str:
     arm, n = row[ARM], int(row["n"])
     if n < 2:
-        return f"{arm} and {baseline} cannot be compared on {metric.name}: {n} paired seed(s)."
+        return (f"No comparison of {metric.name} between {arm} and {baseline}: {n} seed(s) with "
+                "a finished run in both.")
     if not row["detected"]:
         sentence = (f"No detectable difference in {metric.name} between {arm} and {baseline} "
                     f"at n={n} (mean difference {fmt(row['mean_difference'], sign=True)} "
@@ -279,7 +273,7 @@ def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> s
     # The gap as a positive number, its interval turned the same way.
     low, high = (-row["ci_high"], -row["ci_low"]) if lower else (row["ci_low"], row["ci_high"])
     seeds = row["better"] if lower == metric.lower_is_better else row["worse"]
-    return (f"{metric.name} is {direction} with {arm} than with {baseline} by "
+    return (f"Mean {metric.name} is {direction} with {arm} than with {baseline} by "
             f"{fmt(abs(row['mean_difference']))} [95% CI {fmt(low)}, {fmt(high)}] "
             f"(Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}, {direction} on "
             f"{int(seeds)}/{n} seeds).")
@@ -293,9 +287,9 @@ def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
     base = success.set_index(ARM).loc[setup.baseline]
     for _, row in success.iloc[1:].iterrows():
         if row["ci_low"] > base["ci_high"] or row["ci_high"] < base["ci_low"]:
-            more = "more" if row["rate"] > base["rate"] else "less"
-            sentences.append(f"{row[ARM]} succeeds {more} often than {setup.baseline} "
-                             "(their Wilson 95% intervals do not overlap).")
+            direction = "higher" if row["rate"] > base["rate"] else "lower"
+            sentences.append(f"The success rate is {direction} with {row[ARM]} than with "
+                             f"{setup.baseline} (their Wilson 95% intervals do not overlap).")
         elif len(success) > 1:
             sentences.append(f"No detectable difference in success rate between {row[ARM]} "
                              f"and {setup.baseline} (their Wilson 95% intervals overlap).")
@@ -324,8 +318,7 @@ def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
     else:
         rows = paired[paired["metric"] == setup.primary.name]
         answer = [_comparison_sentence(row, setup.primary, setup.baseline)
-                  for _, row in rows.iterrows()] or [
-            f"{setup.primary.name} cannot be compared: no seed has a finished run in two arms."]
+                  for _, row in rows.iterrows()]
     if success is not None:
         answer += _success_sentences(success, setup)
     others, quiet = [], []

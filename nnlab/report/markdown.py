@@ -122,8 +122,7 @@ def _results_section(report: Report) -> str:
 def _paired_section(report: Report) -> str:
     baseline = report.setup.baseline
     if report.paired.empty:
-        return (f"## Paired comparison with {baseline}\n\nNothing to pair: "
-                "no other arm has a finished run on a seed where the baseline has one.")
+        return f"## Paired comparison\n\nOnly one arm ({baseline}): nothing to compare."
     rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
              _interval(row["ci_low"], row["ci_high"], sign=True), fmt_p(row["p_value"]),
              fmt_p(row["p_holm"]), f"{row['better']} / {row['ties']} / {row['worse']}",

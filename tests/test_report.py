@@ -1,0 +1,260 @@
+"""The report end to end: real sweeps into real MLflow stores, then `python -m nnlab.report`."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHORT, run_nnlab
+from scipy import stats as scipy_stats
+
+from nnlab import tracking
+from nnlab.report import load_runs, write_report
+from nnlab.report.__main__ import main
+from nnlab.report.analysis import ReportError, parse_analysis, read_experiment
+from nnlab.report.compare import fmt
+from nnlab.report.plots import PLOTS
+from nnlab.report.runs import select_runs
+
+LATE_SWEEP = "29990101-000000-late00"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> dict[str, Path]:
+    """Two tiny sweeps, run side by side: relu vs sigmoid, and an lr that diverges."""
+    cwds = {name: tmp_path_factory.mktemp(name) for name in ("headline", "diverging")}
+    sweeps = {"headline": ["seed=0,1,2", "activation=relu,sigmoid"],
+              "diverging": ["seed=0,1", "lr=1.0,1e6", "activation=identity"]}
+    with ThreadPoolExecutor(len(sweeps)) as pool:
+        done = {name: pool.submit(run_nnlab, cwds[name], "-m", *args, *SHORT)
+                for name, args in sweeps.items()}
+    for name, job in done.items():
+        assert job.result().returncode == 0, f"{name}: {job.result().stderr}"
+    return cwds
+
+
+@pytest.fixture(scope="module")
+def cli_report(stores) -> tuple[Path, subprocess.CompletedProcess]:
+    """`python -m nnlab.report` with no name, in the headline sweep's directory."""
+    cwd = stores["headline"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run([sys.executable, "-m", "nnlab.report"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return cwd / "reports", done
+
+
+def _use_store(monkeypatch, cwd: Path) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{cwd / 'mlflow.db'}")
+
+
+def _copy_store(monkeypatch, source: Path, target: Path) -> None:
+    shutil.copy(source / "mlflow.db", target / "mlflow.db")
+    _use_store(monkeypatch, target)
+
+
+def _table(markdown: str, *headers: str) -> list[dict[str, str]]:
+    """The rows of the first markdown table that has all these column headers."""
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("|") and set(headers) <= set(cells(line)))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(cells(lines[start]), cells(line), strict=True)))
+    return rows
+
+
+def _answer(markdown: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith("**Answer.** "))
+
+
+def test_report_without_a_name_finds_activation_as_the_arm_of_the_latest_sweep(cli_report):
+    out, done = cli_report
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("reports/nnlab.md: experiment 'nnlab', sweep ")
+    markdown = (out / "nnlab.md").read_text()
+    assert "| arms | `activation`: relu (baseline), sigmoid |" in markdown
+    assert "| seeds | 3 per arm (0–2) |" in markdown
+    assert ("`python -m nnlab.run -m 'seed=range(3)' activation=relu,sigmoid` then "
+            "`python -m nnlab.report`") in markdown
+
+
+def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
+    out, _ = cli_report
+    markdown = (out / "nnlab.md").read_text()
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in PLOTS)
+    for path in linked:
+        assert (out / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    runs = pd.read_csv(out / "nnlab" / "runs.csv")
+    assert len(runs) == 6 and set(runs["arm"]) == {"relu", "sigmoid"}
+    assert set(runs["outcome"]) == {"finished"} and sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2]
+    index = (out / "README.md").read_text()
+    row = _table(index, "report")[0]
+    assert row["report"] == "[nnlab](nnlab.md)"
+    assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+
+
+def test_per_arm_table_gives_mean_and_t_interval_of_the_runs_in_the_csv(cli_report):
+    out, _ = cli_report
+    runs = pd.read_csv(out / "nnlab" / "runs.csv")
+    rows = _table((out / "nnlab.md").read_text(), "metric", "mean")
+    for arm, group in runs.groupby("arm"):
+        values = group["test_loss"].to_numpy()
+        low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=values.mean(),
+                                           scale=scipy_stats.sem(values))
+        row = next(r for r in rows if r["metric"] == "test_loss" and r["arm"] == arm)
+        assert row["n"] == "3" and row["mean"] == fmt(values.mean())
+        assert row["95% CI"] == f"[{fmt(low)}, {fmt(high)}]"
+        assert row["median"] == fmt(float(np.median(values)))
+
+
+def test_verdict_claims_a_difference_only_where_the_paired_table_supports_it(cli_report):
+    out, _ = cli_report
+    markdown = (out / "nnlab.md").read_text()
+    row = next(r for r in _table(markdown, "metric", "pairs") if r["metric"] == "test_loss")
+    low, high = (float(v) for v in row["95% CI"].strip("[]").split(", "))
+    supported = float(row["Holm p"]) < 0.05 and (low > 0 or high < 0)
+    assert row["difference detected"] == ("yes" if supported else "no")
+    expected = ("Mean test_loss is" if supported else
+                "No detectable difference in test_loss between sigmoid and relu at n=3")
+    assert _answer(markdown).startswith(f"**Answer.** {expected}")
+    # Three pairs cannot reach p < 0.05 with Wilcoxon (the smallest two-sided p is 0.25).
+    assert not supported
+
+
+def test_load_runs_casts_params_by_the_schema(stores, monkeypatch):
+    _use_store(monkeypatch, stores["headline"])
+    runs = load_runs("nnlab")
+    assert len(runs) == 6
+    dtypes = runs.dtypes.astype(str)
+    assert dtypes["seed"] == "Int64" and dtypes["batch_size"] == "Int64"
+    assert dtypes["lr"] == "float64" and dtypes["init.std"] == "float64"
+    assert dtypes["activation"] == "string" and dtypes["hidden"] == "string"
+    assert dtypes["dataset.n_samples"] == "Int64" and dtypes["test_loss"] == "float64"
+    assert str(dtypes["start_time"]).startswith("datetime64")
+    assert set(runs["hidden"]) == {"[16]"} and set(runs["init.std"]) == {0.1}
+    assert set(runs["dataset.n_samples"]) == {640} and runs["dataset.n_train"].isna().all()
+    assert sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_diverged_run_is_listed_and_counts_as_a_failure(stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["diverging"])
+    analysis = parse_analysis({"success": {"metric": "test_loss", "below": 1.0,
+                                           "label": "converged"}})
+    written = write_report("nnlab", analysis=analysis, out_dir=tmp_path)
+    markdown = written.path.read_text()
+    assert "| arms | `lr`: 1 (baseline), 1e+06 |" in markdown
+    success = {row["arm"]: row for row in _table(markdown, "arm", "successes")}
+    assert success["1"]["successes"] == "2/2" and success["1e+06"]["successes"] == "0/2"
+    outcomes = {row["arm"]: row for row in _table(markdown, "arm", "diverged")}
+    assert outcomes["1e+06"]["diverged"] == "2" and outcomes["1"]["finished"] == "2"
+    listed = _table(markdown, "run", "reason")
+    assert len(listed) == 2 and all(r["reason"].startswith("diverged at step ") for r in listed)
+    assert "The success rate is lower with 1e+06 than with 1" not in markdown  # n=2: overlap
+    assert "No comparison of test_loss between 1e+06 and 1: 0 seed(s)" in markdown
+    assert "2 run(s) diverged: counted as failures" in markdown
+    csv = pd.read_csv(tmp_path / "nnlab" / "runs.csv")
+    assert sorted(csv["outcome"]) == ["diverged", "diverged", "finished", "finished"]
+    assert (tmp_path / "nnlab" / "distributions.png").is_file()
+
+
+def test_latest_complete_sweep_skips_a_sweep_still_running(stores, monkeypatch, tmp_path):
+    _copy_store(monkeypatch, stores["headline"], tmp_path)
+    experiment_id = tracking.ensure_experiment("nnlab")
+    tracking.start_run(experiment_id, "late-s0", {"seed": "0"},
+                       {"nnlab.sweep_id": LATE_SWEEP, "nnlab.config_hash": "late"})
+    runs, selection = select_runs("nnlab")
+    assert len(runs) == 6 and LATE_SWEEP not in selection.sweep_ids
+    assert selection.skipped == (LATE_SWEEP,)
+    running = load_runs("nnlab", sweep=LATE_SWEEP)
+    assert list(running["outcome"]) == ["running"]
+
+
+def test_a_config_that_ran_twice_counts_once_its_latest_finished_run(stores, monkeypatch,
+                                                                     tmp_path):
+    _copy_store(monkeypatch, stores["headline"], tmp_path)
+    first = next(r for r in tracking.find_runs("nnlab") if r.run_name == "relu-s0")
+    again = tracking.start_run(tracking.ensure_experiment("nnlab"), "relu-s0", first.params,
+                               {k: v for k, v in first.tags.items() if k.startswith("nnlab.")})
+    tracking.end_run(again, tracking.FINISHED, {"test_loss": 123.0}, {}, {})
+    runs, selection = select_runs("nnlab")
+    assert len(runs) == 6 and selection.superseded == 1
+    kept = runs[runs["config_hash"] == first.tags["nnlab.config_hash"]]
+    assert list(kept["run_id"]) == [again] and list(kept["test_loss"]) == [123.0]
+
+
+def test_reading_a_missing_store_is_an_error_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ReportError, match="no MLflow store at sqlite:///"):
+        load_runs("nnlab")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_experiment_fails_with_one_line_naming_those_there_are(stores, monkeypatch):
+    _use_store(monkeypatch, stores["headline"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["no_such_experiment"])
+    message = str(exit_info.value.code)
+    assert message.startswith("nnlab: report error: no MLflow experiment 'no_such_experiment'")
+    assert "nnlab" in message.split("experiments there: ")[1] and "\n" not in message
+
+
+def test_by_and_metric_options_choose_the_arm_and_the_primary_metric(stores, monkeypatch,
+                                                                    tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    main(["--by", "activation", "--metric", "test_mae,test_loss", "--baseline", "sigmoid",
+          "--out", str(tmp_path)])
+    markdown = (tmp_path / "nnlab.md").read_text()
+    assert "| arms | `activation`: sigmoid (baseline), relu |" in markdown
+    assert "test_mae (lower is better, primary), test_loss (lower is better)" in markdown
+    assert "between relu and sigmoid at n=3" in _answer(markdown)
+
+
+def test_question_and_discussion_come_from_the_analysis_the_discussion_under_the_verdict(
+        stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    analysis = parse_analysis({"question": "Which is lower?", "discussion": "Dead units.",
+                               "plots": []})
+    markdown = write_report("nnlab", analysis=analysis, out_dir=tmp_path).path.read_text()
+    assert "**Question.** Which is lower?" in markdown
+    verdict, discussion = markdown.index("## Verdict"), markdown.index("## Discussion")
+    assert verdict < discussion < markdown.index("Dead units.")
+    assert "Hand-written" in markdown[discussion:] and "![" not in markdown
+
+
+def test_index_lists_every_report_in_the_out_dir_with_its_answer(stores, monkeypatch, tmp_path):
+    no_plots = parse_analysis({"plots": []})
+    for name in ("headline", "diverging"):
+        _use_store(monkeypatch, stores[name])
+        write_report("nnlab", analysis=no_plots, out_dir=tmp_path / "all")
+        (tmp_path / "all" / "nnlab.md").rename(tmp_path / "all" / f"{name}.md")
+    write_report("nnlab", analysis=no_plots, out_dir=tmp_path / "all")
+    rows = _table((tmp_path / "all" / "README.md").read_text(), "report")
+    assert [row["report"] for row in rows] == ["[diverging](diverging.md)",
+                                               "[headline](headline.md)", "[nnlab](nnlab.md)"]
+    for row in rows:
+        markdown = (tmp_path / "all" / row["report"].split("(")[1].rstrip(")")).read_text()
+        assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+
+
+def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
+    experiment, analysis = read_experiment("relu_vs_sigmoid")
+    assert experiment == "relu_vs_sigmoid"
+    assert analysis.arm == ("activation",) and analysis.baseline == "relu"
+    assert analysis.metrics[0].name == "test_loss" and analysis.metrics[0].lower_is_better
+    assert analysis.success.metric == "test_loss" and analysis.success.below
+    assert set(analysis.plots) <= set(PLOTS)
+    assert analysis.question.endswith("?") and "ReLU" in analysis.discussion
