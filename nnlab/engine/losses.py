@@ -12,10 +12,15 @@ and better conditioned than chaining d(log p)/dp with the activation's Jacobian.
 import numpy as np
 
 
+# log never sees 0 (nor 1 - p == 0): probabilities are kept one epsilon inside (0, 1).
+# Looked up once per dtype: np.finfo costs as much as a small ufunc call, every step.
+_EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}
+
+
 def _clip_probabilities(p: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    # log never sees 0 (nor 1 - p == 0): probabilities are kept one epsilon inside (0, 1).
-    eps = np.finfo(p.dtype).eps
-    return np.clip(p, eps, 1 - eps, out=scratch)
+    eps = _EPS[p.dtype]
+    np.maximum(p, eps, out=scratch)
+    return np.minimum(scratch, 1 - eps, out=scratch)
 
 
 def squared(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:

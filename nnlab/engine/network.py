@@ -105,7 +105,7 @@ def backward_pass(
     for i in range(len(net.weights) - 1, -1, -1):
         a_in = activations[i - 1] if i > 0 else x
         np.matmul(a_in.T, deltas[i], out=weight_grads[i])
-        np.sum(deltas[i], axis=0, out=bias_grads[i])
+        np.add.reduce(deltas[i], axis=0, out=bias_grads[i])
         if i > 0:
             np.matmul(deltas[i], net.weights[i].T, out=deltas[i - 1])
             DERIVATIVES[net.activation](activations[i - 1], deltas[i - 1])
