@@ -5,6 +5,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint bench demo ui reports clean
 
+EXPERIMENTS  := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
+# The reports' own store, kept out of git: re-running `make reports` re-runs every sweep.
+REPORT_STORE := $(CURDIR)/reports/.store
+
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
@@ -29,6 +33,15 @@ demo: $(STAMP)
 
 ui: $(STAMP)
 	$(PYTHON) -m nnlab.ui
+
+reports: $(STAMP)
+	rm -rf $(REPORT_STORE) && mkdir -p $(REPORT_STORE)
+	for name in $(EXPERIMENTS); do \
+	  (cd $(REPORT_STORE) && $(CURDIR)/$(PYTHON) -m nnlab.run -m +experiment=$$name) || exit 1; \
+	done
+	for name in $(EXPERIMENTS); do \
+	  MLFLOW_TRACKING_URI=sqlite:///$(REPORT_STORE)/mlflow.db $(PYTHON) -m nnlab.report $$name || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) outputs multirun
