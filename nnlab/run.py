@@ -36,7 +36,7 @@ def track(cfg: DictConfig) -> dict:
         config.experiment_name)
     tags = {
         "nnlab.sweep_id": os.environ.get(sweep.SWEEP_ID) or sweep.new_sweep_id(),
-        "nnlab.config_hash": schema.config_hash(config),
+        sweep.HASH_TAG: schema.config_hash(config, sweep.code_version()),
         "nnlab.recipe": hydra_cfg.runtime.choices.get("recipe", ""),
     }
     commit = sweep.git_commit()

@@ -69,6 +69,8 @@ class RunConfig:
     l1: float = 0.0
     l2: float = 0.0
     log_every: int = 1
+    # A sweep skips every job whose config already has a FINISHED run (false: run them all).
+    resume: bool = True
     init: InitConfig = field(default_factory=InitConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -115,8 +117,9 @@ def validate(config: RunConfig) -> None:
 
 
 def _what_runs(config: RunConfig) -> dict[str, Any]:
-    """The config less the `analysis` block, which only the report reads."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k != "analysis"}
+    """The config less what does not change a run: the report's `analysis` block, `resume`."""
+    return {k: v for k, v in dataclasses.asdict(config).items()
+            if k not in ("analysis", "resume")}
 
 
 def flatten(config: RunConfig) -> dict[str, str]:
@@ -134,7 +137,8 @@ def flatten(config: RunConfig) -> dict[str, str]:
     return flat
 
 
-def config_hash(config: RunConfig) -> str:
-    """A stable id of what a run computes: the resolved config without `hydra`."""
-    payload = json.dumps(_what_runs(config), sort_keys=True)
+def config_hash(config: RunConfig, code_version: str) -> str:
+    """A stable id of what a run computes: the resolved config without `hydra`, and the code
+    (package version and git commit) that computes it."""
+    payload = json.dumps({"config": _what_runs(config), "code": code_version}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -26,6 +26,7 @@ EXPERIMENT_ID = "NNLAB_EXPERIMENT_ID"
 SWEEP_SIZE = "NNLAB_SWEEP_SIZE"
 GIT_COMMIT = "NNLAB_GIT_COMMIT"
 RUN_NAME = "NNLAB_RUN_NAME"
+HASH_TAG = "nnlab.config_hash"
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PROGRESS_FILE = ".nnlab_progress"
 
@@ -72,6 +73,13 @@ def _name_part(key: str, value: str) -> str:
     if value.replace("_", "").isalpha():
         return value
     return f"{key.rsplit('.', 1)[-1]}{value.replace(' ', '')}"
+
+
+def code_version() -> str:
+    """What computed a run: nnlab's version and, from a checkout, its git commit."""
+    from nnlab import __version__
+
+    return f"{__version__}+{git_commit() or 'unknown'}"
 
 
 def _quoted(value: str) -> str:
@@ -123,20 +131,40 @@ def prepare(job_overrides: list[list[str]],
         name: tracking.ensure_experiment(name)
         for name in sorted({c.experiment_name for c in run_configs})
     }
+    names = run_names(job_overrides, [c.seed for c in run_configs])
+    jobs = list(zip(job_overrides, run_configs, names, strict=True))
+    todo = [job for job in jobs if not _finished_before(job[1])]
+    skipped = f"skipped {len(jobs) - len(todo)} finished, " if len(todo) < len(jobs) else ""
+
     for variable in BLAS_THREADS:
         os.environ[variable] = "1"
-    shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(job_overrides)),
+    shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(todo)),
               GIT_COMMIT: git_commit() or ""}
-    names = run_names(job_overrides, [c.seed for c in run_configs])
     experiments = ", ".join(f"'{name}'" for name in experiment_ids)
-    print(f"nnlab: {len(job_overrides)} runs -> experiment {experiments} at "
+    print(f"nnlab: {skipped}running {len(todo)} -> experiment {experiments} at "
           f"{tracking.tracking_uri()} (sweep {shared[SWEEP_ID]})", flush=True)
     launched = []
-    for overrides, config, name in zip(job_overrides, run_configs, names, strict=True):
+    for overrides, config, name in todo:
         env = shared | {EXPERIMENT_ID: experiment_ids[config.experiment_name], RUN_NAME: name}
         launched.append(list(overrides) + [f"++hydra.job.env_set.{key}={_quoted(value)}"
                                            for key, value in env.items()])
     return launched
+
+
+_finished_hashes: dict[str, set[str]] = {}
+
+
+def _finished_before(config: schema.RunConfig) -> bool:
+    """Whether this config, on this code, already has a FINISHED run (and may be skipped)."""
+    from nnlab import tracking
+
+    if not config.resume:
+        return False
+    if config.experiment_name not in _finished_hashes:
+        _finished_hashes[config.experiment_name] = {
+            run.tags.get(HASH_TAG) for run in tracking.find_runs(config.experiment_name)
+            if run.status == tracking.FINISHED}
+    return schema.config_hash(config, code_version()) in _finished_hashes[config.experiment_name]
 
 
 def report_progress(sweep_dir: Path, line: str) -> None:

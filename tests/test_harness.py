@@ -139,3 +139,16 @@ def test_a_crashing_job_is_failed_with_its_message_and_the_others_finish(tmp_pat
     assert runs["s1"].data.tags["nnlab.failure"].startswith("FileExistsError")
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("nnlab: 3 runs: ") and "1 crashed: seed=1" in last_line
+
+
+def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path):
+    first = run_nnlab(tmp_path, "-m", "seed=0,1", *SHORT)
+    assert first.returncode == 0, first.stderr
+    again = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT)
+    assert again.returncode == 0, again.stderr
+    assert "skipped 2 finished, running 1 " in again.stdout
+    assert sorted(run.info.run_name for run in all_runs(tmp_path)) == ["s0", "s1", "s2"]
+    forced = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT, "resume=false")
+    assert forced.returncode == 0, forced.stderr
+    assert "running 3 " in forced.stdout and "skipped" not in forced.stdout
+    assert len(all_runs(tmp_path)) == 6

@@ -52,7 +52,8 @@ def identity_derivative(a: np.ndarray, delta: np.ndarray) -> None:
 
 def relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
     """f'(z) = 1 where the unit is active (a > 0), else 0."""
-    delta[a <= 0] = 0
+    # A multiply by the 0/1 mask is several times faster than a masked assignment.
+    np.multiply(delta, a > 0, out=delta)
 
 
 def leaky_relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:

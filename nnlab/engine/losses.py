@@ -11,7 +11,6 @@ and better conditioned than chaining d(log p)/dp with the activation's Jacobian.
 
 import numpy as np
 
-
 # log never sees 0 (nor 1 - p == 0): probabilities are kept one epsilon inside (0, 1).
 # Looked up once per dtype: np.finfo costs as much as a small ufunc call, every step.
 _EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}

@@ -55,15 +55,17 @@ class Workspace:
     bias_grads: list[np.ndarray]
     weight_scratch: list[np.ndarray]  # for the penalty gradient
     loss_scratch: np.ndarray
+    ones: np.ndarray  # sums over a batch's rows as a product: faster than np.sum(axis=0)
     _row_views: dict = field(default_factory=dict)
 
-    def rows(self, n: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    def rows(self, n: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
         """Views of the buffers for a batch of n rows (cached: the last batch may be short)."""
         if n not in self._row_views:
             self._row_views[n] = (
                 [a[:n] for a in self.activations],
                 [d[:n] for d in self.deltas],
                 self.loss_scratch[:n],
+                self.ones[:n],
             )
         return self._row_views[n]
 
@@ -77,6 +79,7 @@ def allocate_workspace(net: Network, rows: int) -> Workspace:
         bias_grads=[np.empty_like(b) for b in net.biases],
         weight_scratch=[np.empty_like(w) for w in net.weights],
         loss_scratch=np.empty((rows, widths[-1]), net.dtype),
+        ones=np.ones(rows, net.dtype),
     )
 
 
@@ -84,7 +87,7 @@ def forward_pass(net: Network, x: np.ndarray, activations: list[np.ndarray]) -> 
     """z_i = a_i W_i + b_i, a_{i+1} = f(z_i), layer by layer; returns the output a_L."""
     a = x
     for i, (w, b, out) in enumerate(zip(net.weights, net.biases, activations, strict=True)):
-        z = np.matmul(a, w, out=out)
+        z = np.dot(a, w, out=out)  # np.dot: less per-call overhead than matmul on 2-D
         z += b
         ACTIVATIONS[net.layer_activation(i)](z)
         a = z
@@ -98,16 +101,17 @@ def backward_pass(
     deltas: list[np.ndarray],
     weight_grads: list[np.ndarray],
     bias_grads: list[np.ndarray],
+    ones: np.ndarray,
 ) -> None:
     """Given deltas[-1] = dCost/dz_L, the chain rule back to the input:
     dCost/dW_i = a_i^T delta_i, dCost/db_i = sum_rows delta_i,
     delta_{i-1} = (delta_i W_i^T) * f'(z_{i-1})."""
     for i in range(len(net.weights) - 1, -1, -1):
         a_in = activations[i - 1] if i > 0 else x
-        np.matmul(a_in.T, deltas[i], out=weight_grads[i])
-        np.add.reduce(deltas[i], axis=0, out=bias_grads[i])
+        np.dot(a_in.T, deltas[i], out=weight_grads[i])
+        np.dot(ones, deltas[i], out=bias_grads[i])
         if i > 0:
-            np.matmul(deltas[i], net.weights[i].T, out=deltas[i - 1])
+            np.dot(deltas[i], net.weights[i].T, out=deltas[i - 1])
             DERIVATIVES[net.activation](activations[i - 1], deltas[i - 1])
 
 

@@ -113,7 +113,7 @@ def _gradient_step(
     """Forward, cost and backward on one batch; returns the recorded loss (see module doc).
     The gradients of the objective are left in ws.weight_grads and ws.bias_grads."""
     rows = x.shape[0]
-    activations, deltas, loss_scratch = ws.rows(rows)
+    activations, deltas, loss_scratch, ones = ws.rows(rows)
     scale = 1.0 / rows if config.reduction == "mean" else 1.0
     output = forward_pass(net, x, activations)
     data_cost = LOSSES[config.loss](output, targets, loss_scratch)
@@ -121,7 +121,7 @@ def _gradient_step(
     if config.loss not in FUSED_OUTPUT:
         DERIVATIVES[net.output](output, deltas[-1])
     deltas[-1] *= scale
-    backward_pass(net, x, activations, deltas, ws.weight_grads, ws.bias_grads)
+    backward_pass(net, x, activations, deltas, ws.weight_grads, ws.bias_grads, ones)
     reg_cost = 0.0
     if config.l1 or config.l2:
         reg_cost = penalty(net.weights, config.l1, config.l2)
@@ -148,7 +148,7 @@ def train(
     x = np.asarray(x)
     y = np.asarray(y)
     validate(net, x, y, config)
-    x = x.astype(net.dtype)
+    x = np.asarray(x, dtype=net.dtype)  # only read: no copy when the dtype already matches
     targets = encode_targets(y, net.sizes[-1], net.dtype)
     n = x.shape[0]
     batch = n if config.batch_size is None else min(config.batch_size, n)
@@ -171,8 +171,10 @@ def train(
         for _ in range(config.epochs):
             if shuffle:
                 order = rng.permutation(n)
-                np.take(x, order, axis=0, out=x_epoch)
-                np.take(targets, order, axis=0, out=t_epoch)
+                # mode="clip" lets take write straight into `out` (with the default "raise" it
+                # buffers); a permutation has no index to clip.
+                np.take(x, order, axis=0, out=x_epoch, mode="clip")
+                np.take(targets, order, axis=0, out=t_epoch, mode="clip")
             for lo, hi in bounds:
                 loss = _gradient_step(net, ws, x_epoch[lo:hi], t_epoch[lo:hi], config)
                 history[step] = loss
