@@ -6,7 +6,7 @@ alternating in the same process. Reported: the median seconds per epoch and the 
 sklearn / nnlab (> 1: nnlab is faster). For the large net, nnlab's achieved GFLOP/s (the
 matmuls of forward and backward, over the median epoch) is set against the median throughput of
 NumPy's matmul on the very shapes and operand layouts of one training step, and against a
-1024x1024 square product.
+1024x1024 square product, both sampled between the training runs.
 
 The libraries do the same arithmetic except where noted:
 - sincos: nnlab uses an identity output (the tutorial's is relu), as MLPRegressor must.
@@ -50,8 +50,8 @@ class Scale:
     sincos_epochs: int  # per timed run
     moons_epochs: int  # per timed run
     large_samples: int
-    repeats: int
-    large_repeats: int
+    repeats: int  # timed runs of each library, small recipes
+    large_repeats: int  # the same for the large net; also the number of matmul-peak samples
     seconds_per_peak_sample: float  # each matmul-peak sample runs its products this long
 
 
@@ -344,10 +344,15 @@ def throughput(row: Row, step: MatmulMeter, square: MatmulMeter) -> Row:
 
 
 def format_seconds(seconds: float) -> str:
-    for unit, factor in (("s", 1.0), ("ms", 1e3)):
-        if seconds >= 1 / factor:
-            return f"{seconds * factor:.3g} {unit}"
-    return f"{seconds * 1e6:.3g} us"
+    """Three significant digits, in the largest unit that keeps the number >= 1."""
+    if seconds >= 1:
+        value, unit = seconds, "s"
+    elif seconds >= 1e-3:
+        value, unit = seconds * 1e3, "ms"
+    else:
+        value, unit = seconds * 1e6, "us"
+    decimals = 0 if value >= 100 else 1 if value >= 10 else 2
+    return f"{value:.{decimals}f} {unit}"
 
 
 def verdict(passed: object) -> str:
@@ -371,9 +376,10 @@ def print_environment() -> None:
                        if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"scikit-learn {sklearn.__version__}; {cpu}, {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.2f} (above the CPU count: noisy wall times)")
+          f"scikit-learn {sklearn.__version__}; {cpu}, {cpus} CPUs; load average {load:.2f}"
+          f"{' (more than the CPUs: expect noisy wall times)' if load > cpus else ''}")
     for pool in threadpool_info():
         # The folder tells whose copy it is: numpy.libs, scipy.libs, scikit_learn.libs.
         owner = os.path.basename(os.path.dirname(pool["filepath"]))
