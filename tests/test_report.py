@@ -1,10 +1,12 @@
 """The report end to end: real sweeps into real MLflow stores, then `python -m nnlab.report`."""
 
+import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,26 +29,45 @@ LATE_SWEEP = "29990101-000000-late00"
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
-    """Two tiny sweeps, run side by side: relu vs sigmoid, and an lr that diverges."""
+    """Two tiny sweeps, run side by side: relu vs sigmoid, and an lr that diverges.
+
+    One worker each: a worker's start (importing MLflow) costs more than the runs themselves.
+    """
     cwds = {name: tmp_path_factory.mktemp(name) for name in ("headline", "diverging")}
-    sweeps = {"headline": ["seed=0,1,2", "activation=relu,sigmoid"],
-              "diverging": ["seed=0,1", "lr=1.0,1e6", "activation=identity"]}
-    with ThreadPoolExecutor(len(sweeps)) as pool:
-        done = {name: pool.submit(run_nnlab, cwds[name], "-m", *args, *SHORT)
-                for name, args in sweeps.items()}
-    for name, job in done.items():
-        assert job.result().returncode == 0, f"{name}: {job.result().stderr}"
+    one_worker = "hydra.launcher.n_jobs=1"
+    with ThreadPoolExecutor(1) as pool:
+        diverging = pool.submit(run_nnlab, cwds["diverging"], "-m", "seed=0,1", "lr=1.0,1e6",
+                                "activation=identity", *SHORT, one_worker)
+        headline = run_nnlab(cwds["headline"], "-m", "seed=0,1,2", "activation=relu,sigmoid",
+                             *SHORT, one_worker)
+    for name, done in (("headline", headline), ("diverging", diverging.result())):
+        assert done.returncode == 0, f"{name}: {done.stderr}"
     return cwds
 
 
-@pytest.fixture(scope="module")
-def cli_report(stores) -> tuple[Path, subprocess.CompletedProcess]:
-    """`python -m nnlab.report` with no name, in the headline sweep's directory."""
+@pytest.fixture(scope="module", autouse=True)
+def cli_report(stores) -> Iterator[Callable[[], tuple[Path, subprocess.CompletedProcess]]]:
+    """`python -m nnlab.report` with no name, in the headline sweep's directory.
+
+    Started (autouse) as soon as the sweeps are done, awaited only by the tests that read its
+    output, the last ones in this file: the in-process tests run meanwhile, on the other core.
+    """
     cwd = stores["headline"]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, "-m", "nnlab.report"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    return cwd / "reports", done
+    command = [sys.executable, "-m", "nnlab.report"]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+
+    @functools.cache
+    def result() -> tuple[Path, subprocess.CompletedProcess]:
+        stdout, stderr = process.communicate(timeout=300)
+        return cwd / "reports", subprocess.CompletedProcess(command, process.returncode,
+                                                            stdout, stderr)
+
+    yield result
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def _use_store(monkeypatch, cwd: Path) -> None:
@@ -77,61 +98,6 @@ def _table(markdown: str, *headers: str) -> list[dict[str, str]]:
 
 def _answer(markdown: str) -> str:
     return next(line for line in markdown.splitlines() if line.startswith("**Answer.** "))
-
-
-def test_report_without_a_name_finds_activation_as_the_arm_of_the_latest_sweep(cli_report):
-    out, done = cli_report
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("reports/nnlab.md: experiment 'nnlab', sweep ")
-    markdown = (out / "nnlab.md").read_text()
-    assert "| arms | `activation`: relu (baseline), sigmoid |" in markdown
-    assert "| seeds | 3 per arm (0–2) |" in markdown
-    assert ("`python -m nnlab.run -m 'seed=range(3)' activation=relu,sigmoid` then "
-            "`python -m nnlab.report`") in markdown
-
-
-def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
-    out, _ = cli_report
-    markdown = (out / "nnlab.md").read_text()
-    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in PLOTS)
-    for path in linked:
-        assert (out / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    runs = pd.read_csv(out / "nnlab" / "runs.csv")
-    assert len(runs) == 6 and set(runs["arm"]) == {"relu", "sigmoid"}
-    assert set(runs["outcome"]) == {"finished"} and sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2]
-    index = (out / "README.md").read_text()
-    row = _table(index, "report")[0]
-    assert row["report"] == "[nnlab](nnlab.md)"
-    assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
-
-
-def test_per_arm_table_gives_mean_and_t_interval_of_the_runs_in_the_csv(cli_report):
-    out, _ = cli_report
-    runs = pd.read_csv(out / "nnlab" / "runs.csv")
-    rows = _table((out / "nnlab.md").read_text(), "metric", "mean")
-    for arm, group in runs.groupby("arm"):
-        values = group["test_loss"].to_numpy()
-        low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=values.mean(),
-                                           scale=scipy_stats.sem(values))
-        row = next(r for r in rows if r["metric"] == "test_loss" and r["arm"] == arm)
-        assert row["n"] == "3" and row["mean"] == fmt(values.mean())
-        assert row["95% CI"] == f"[{fmt(low)}, {fmt(high)}]"
-        assert row["median"] == fmt(float(np.median(values)))
-
-
-def test_verdict_claims_a_difference_only_where_the_paired_table_supports_it(cli_report):
-    out, _ = cli_report
-    markdown = (out / "nnlab.md").read_text()
-    row = next(r for r in _table(markdown, "metric", "pairs") if r["metric"] == "test_loss")
-    low, high = (float(v) for v in row["95% CI"].strip("[]").split(", "))
-    supported = float(row["Holm p"]) < 0.05 and (low > 0 or high < 0)
-    assert row["difference detected"] == ("yes" if supported else "no")
-    expected = ("Mean test_loss is" if supported else
-                "No detectable difference in test_loss between sigmoid and relu at n=3")
-    assert _answer(markdown).startswith(f"**Answer.** {expected}")
-    # Three pairs cannot reach p < 0.05 with Wilcoxon (the smallest two-sided p is 0.25).
-    assert not supported
 
 
 def test_load_runs_casts_params_by_the_schema(stores, monkeypatch):
@@ -258,3 +224,58 @@ def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
     assert analysis.success.metric == "test_loss" and analysis.success.below
     assert set(analysis.plots) <= set(PLOTS)
     assert analysis.question.endswith("?") and "ReLU" in analysis.discussion
+
+
+def test_report_without_a_name_finds_activation_as_the_arm_of_the_latest_sweep(cli_report):
+    out, done = cli_report()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("reports/nnlab.md: experiment 'nnlab', sweep ")
+    markdown = (out / "nnlab.md").read_text()
+    assert "| arms | `activation`: relu (baseline), sigmoid |" in markdown
+    assert "| seeds | 3 per arm (0–2) |" in markdown
+    assert ("`python -m nnlab.run -m 'seed=range(3)' activation=relu,sigmoid` then "
+            "`python -m nnlab.report`") in markdown
+
+
+def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
+    out, _ = cli_report()
+    markdown = (out / "nnlab.md").read_text()
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in PLOTS)
+    for path in linked:
+        assert (out / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    runs = pd.read_csv(out / "nnlab" / "runs.csv")
+    assert len(runs) == 6 and set(runs["arm"]) == {"relu", "sigmoid"}
+    assert set(runs["outcome"]) == {"finished"} and sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2]
+    index = (out / "README.md").read_text()
+    row = _table(index, "report")[0]
+    assert row["report"] == "[nnlab](nnlab.md)"
+    assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+
+
+def test_per_arm_table_gives_mean_and_t_interval_of_the_runs_in_the_csv(cli_report):
+    out, _ = cli_report()
+    runs = pd.read_csv(out / "nnlab" / "runs.csv")
+    rows = _table((out / "nnlab.md").read_text(), "metric", "mean")
+    for arm, group in runs.groupby("arm"):
+        values = group["test_loss"].to_numpy()
+        low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=values.mean(),
+                                           scale=scipy_stats.sem(values))
+        row = next(r for r in rows if r["metric"] == "test_loss" and r["arm"] == arm)
+        assert row["n"] == "3" and row["mean"] == fmt(values.mean())
+        assert row["95% CI"] == f"[{fmt(low)}, {fmt(high)}]"
+        assert row["median"] == fmt(float(np.median(values)))
+
+
+def test_verdict_claims_a_difference_only_where_the_paired_table_supports_it(cli_report):
+    out, _ = cli_report()
+    markdown = (out / "nnlab.md").read_text()
+    row = next(r for r in _table(markdown, "metric", "pairs") if r["metric"] == "test_loss")
+    low, high = (float(v) for v in row["95% CI"].strip("[]").split(", "))
+    supported = float(row["Holm p"]) < 0.05 and (low > 0 or high < 0)
+    assert row["difference detected"] == ("yes" if supported else "no")
+    expected = ("Mean test_loss is" if supported else
+                "No detectable difference in test_loss between sigmoid and relu at n=3")
+    assert _answer(markdown).startswith(f"**Answer.** {expected}")
+    # Three pairs cannot reach p < 0.05 with Wilcoxon (the smallest two-sided p is 0.25).
+    assert not supported

@@ -18,7 +18,8 @@ The statistics: per arm over seeds, n, mean with a t 95% CI, median and IQR, and
 rate with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed = same
 data and initial weights): mean difference with a t 95% CI, Wilcoxon signed-rank p, Holm over
 the arms of each metric, better/tie/worse seeds. The verdict claims a difference only where the
-Holm-adjusted p < 0.05 AND the CI excludes 0.
+Holm-adjusted p < 0.05 AND the CI excludes 0, and a difference in success rate only where the
+Wilson intervals do not overlap.
 
 The `analysis` block of experiments/NAME.yaml (read from the file, never logged to MLflow;
 every key optional):
@@ -32,17 +33,20 @@ every key optional):
                                  # default: the first arm in sorted order
       metrics:                   # default: test_loss, then the yardsticks the runs logged
         - test_loss              # the first is primary: the verdict is about it
-        - {name: train_time_s, lower_is_better: true}   # default: false for accuracies
+        - {name: train_time_s, lower_is_better: true}   # default: true, false for accuracies
       success: {metric: test_loss, below: 0.01, label: fits sin and cos}  # or above: X
-      plots: [distributions, training_curves, paired_differences]  # names in plots.PLOTS
+      plots: [distributions, training_curves, paired_differences]  # names in plots.PLOTS;
+                                                                  # [] for none
       discussion: |              # hand-written: why, in the network's terms; printed under
         ...                      # the computed verdict, labelled as discussion
 
-In a notebook, `load_runs(experiment, sweep=None)` gives the per-run table and
-`load_curves(run_ids)` the per-step train_loss.
+In a notebook, `load_runs(experiment, sweep=None)` gives the per-run table (params typed by the
+schema; lists such as `hidden` stay their JSON text, "[16]") and `load_curves(run_ids)` the
+per-step train_loss; `write_report(..., analysis=parse_analysis({...}))` asks its own question.
 """
 
+from nnlab.report.analysis import parse_analysis
 from nnlab.report.build import write_report
 from nnlab.report.runs import load_curves, load_runs
 
-__all__ = ["load_curves", "load_runs", "write_report"]
+__all__ = ["load_curves", "load_runs", "parse_analysis", "write_report"]

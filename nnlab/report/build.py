@@ -4,6 +4,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from nnlab.report import compare, markdown
 from nnlab.report.analysis import (
     Analysis,
@@ -34,14 +36,14 @@ def _baseline_arg(text: str) -> str | dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split(","))
 
 
-def with_overrides(analysis: Analysis, by: list[str] | None = None,
-                   metrics: list[str] | None = None,
-                   baseline: str | None = None) -> Analysis:
+def _with_overrides(analysis: Analysis, by: list[str] | None = None,
+                    metrics: list[str] | None = None,
+                    baseline: str | None = None) -> Analysis:
     """The analysis with the command line's --by, --metric and --baseline applied."""
     changes: dict = {}
-    if by:
-        changes["arm"] = tuple(by)
-        changes["baseline"] = None  # a baseline of other arm keys would not match
+    if by and tuple(by) != analysis.arm:
+        # The block's baseline names values of its own arm keys: it cannot apply to others.
+        changes |= {"arm": tuple(by), "baseline": None}
     if metrics:
         known = {m.name: m for m in analysis.metrics or ()}
         changes["metrics"] = tuple(known.get(m, MetricSpec(m, lower_is_better(m)))
@@ -57,13 +59,14 @@ def _sweep_arg(key: str, values: list[str]) -> str:
 
 
 def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Setup,
-               runs) -> list[str]:
+               runs: pd.DataFrame) -> list[str]:
     if analysis.source is not None:
         return [f"python -m nnlab.run -m +experiment={name}", f"python -m nnlab.report {name}"]
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique())
     sweep = [f"'seed=range({len(seeds)})'" if seeds == list(range(len(seeds)))
              else _sweep_arg("seed", [str(s) for s in seeds])]
-    sweep += [_sweep_arg(key, list(dict.fromkeys(compare.value_text(v) for v in runs[key])))
+    sweep += [_sweep_arg(key, [compare.value_text(v) for v in
+                               sorted(runs[key].unique(), key=compare.sort_key)])
               for key in setup.arm_keys]
     if experiment != DEFAULT_EXPERIMENT:
         sweep.append(f"experiment_name={experiment}")
@@ -87,7 +90,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     """
     found = read_experiment(name) if name else None
     analysis = analysis or (found[1] if found else Analysis())
-    analysis = with_overrides(analysis, by, metrics, baseline)
+    analysis = _with_overrides(analysis, by, metrics, baseline)
     experiment = experiment or (found[0] if found else name) or DEFAULT_EXPERIMENT
     name = name or experiment
     unknown = [plot for plot in analysis.plots if plot not in PLOTS]

@@ -2,7 +2,8 @@
 
 Runs with the same seed share data and initial weights, so arms are compared seed by seed.
 Metric statistics count finished runs; success rates count diverged runs as failures; crashed
-and running runs count nowhere (the report lists them).
+and running runs count nowhere (the report lists them). Success rates are said to differ only
+where their Wilson 95% intervals do not overlap, which is stricter than a test at 0.05.
 """
 
 import json
@@ -89,7 +90,7 @@ def detect_arm_keys(runs: pd.DataFrame) -> list[str]:
     return kept
 
 
-def _sort_key(value: Any) -> tuple:
+def sort_key(value: Any) -> tuple:
     text = value_text(value)
     if isinstance(value, str) and text.startswith("["):
         return (1, json.loads(text))
@@ -155,14 +156,19 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     rows = list(runs[keys].itertuples(index=False, name=None))
     labels = [_label(dict(zip(keys, row, strict=True))) for row in rows]
     values = dict(zip(labels, rows, strict=True))
-    order = sorted(values, key=lambda label: tuple(_sort_key(v) for v in values[label]))
+    order = sorted(values, key=lambda label: tuple(sort_key(v) for v in values[label]))
     runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
     counted = runs[runs["outcome"] == FINISHED]
     repeated = counted.groupby([ARM, "seed"]).size()
     if (repeated > 1).any():
         others = [k for k in detect_arm_keys(counted) if k not in keys]
-        raise ReportError(f"arms by {', '.join(keys) or 'nothing'} hold several runs per seed "
-                          f"(also varying: {', '.join(others)}): add those keys to the arm")
+        if others:
+            raise ReportError(f"arms by {', '.join(keys) or 'nothing'} hold several runs per "
+                              f"seed (also varying: {', '.join(others)}): add those keys to "
+                              "the arm")
+        # Same params, different nnlab.config_hash: the code changed between the sweeps.
+        raise ReportError("the same config and seed ran more than once, on different code "
+                          "versions (nnlab.config_hash): choose the sweeps with --sweep")
     baseline = order[0] if analysis.baseline is None else _baseline_label(
         runs, keys, analysis.baseline)
     if baseline not in order:
@@ -290,7 +296,7 @@ def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
             direction = "higher" if row["rate"] > base["rate"] else "lower"
             sentences.append(f"The success rate is {direction} with {row[ARM]} than with "
                              f"{setup.baseline} (their Wilson 95% intervals do not overlap).")
-        elif len(success) > 1:
+        else:
             sentences.append(f"No detectable difference in success rate between {row[ARM]} "
                              f"and {setup.baseline} (their Wilson 95% intervals overlap).")
     return sentences

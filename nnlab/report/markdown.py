@@ -45,7 +45,7 @@ def _interval(low: float, high: float, sign: bool = False) -> str:
     return f"[{fmt(low, sign)}, {fmt(high, sign)}]"
 
 
-def question(report: Report) -> str:
+def _question(report: Report) -> str:
     if report.analysis.question:
         return " ".join(report.analysis.question.split())
     setup = report.setup
@@ -72,7 +72,9 @@ def _setup_section(report: Report) -> str:
             "finished", "diverged", "crashed", "running") if counts[k] or k == "finished")
          + (f"; {selection.superseded} earlier run(s) of the same configs not counted"
             if selection.superseded else "")],
-        ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"],
+        ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"
+         + (f"; newer, still running, not reported: {', '.join(selection.skipped)}"
+            if selection.skipped else "")],
         ["metrics", ", ".join(f"{m.name} ({'lower' if m.lower_is_better else 'higher'} is "
                               f"better{', primary' if i == 0 else ''})"
                               for i, m in enumerate(setup.metrics))],
@@ -159,7 +161,7 @@ def render(report: Report) -> str:
                           for path, caption in report.figures)
     sections = [
         f"# {report.name}",
-        QUESTION + question(report),
+        QUESTION + _question(report),
         ANSWER + report.verdict.answer,
         _setup_section(report),
         _results_section(report),

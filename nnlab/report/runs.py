@@ -6,6 +6,7 @@ JSON text they were logged as ("[16]", "[16, 16]"): readable, and they group and
 """
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass
@@ -45,17 +46,24 @@ def _dtype(annotation: typing.Any) -> str | None:
             list: "string"}.get(origin)
 
 
-def param_dtypes(config_class: type = schema.RunConfig, prefix: str = "") -> dict[str, str]:
-    """Every dotted param key of the run schema, in schema order, with its pandas dtype."""
+def _schema_dtypes(config_class: type, prefix: str = "") -> dict[str, str]:
     hints = typing.get_type_hints(config_class)
     dtypes: dict[str, str] = {}
     for field in dataclasses.fields(config_class):
         annotation = hints[field.name]
         if dataclasses.is_dataclass(annotation):
-            dtypes |= param_dtypes(annotation, f"{prefix}{field.name}.")
+            dtypes |= _schema_dtypes(annotation, f"{prefix}{field.name}.")
         elif (dtype := _dtype(annotation)) is not None:
             dtypes[prefix + field.name] = dtype
     return dtypes
+
+
+@functools.cache
+def param_dtypes() -> dict[str, str]:
+    """Every param a run logs (schema.flatten), in schema order, with its pandas dtype."""
+    logged = schema.flatten(schema.RunConfig())
+    return {key: dtype for key, dtype in _schema_dtypes(schema.RunConfig).items()
+            if key in logged}
 
 
 def _cast(column: pd.Series, dtype: str) -> pd.Series:
