@@ -29,7 +29,8 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m nnlab.run -m 'seed=range(20)' activation=relu,sigmoid
-	@echo "Browse the runs: make ui  (or: $(PYTHON) -m nnlab.ui)"
+	$(PYTHON) -m nnlab.report --out reports/demo
+	@echo "Report: reports/demo/nnlab.md   Browse the runs: make ui  (or: $(PYTHON) -m nnlab.ui)"
 
 ui: $(STAMP)
 	$(PYTHON) -m nnlab.ui
