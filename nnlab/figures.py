@@ -5,6 +5,7 @@ boundary of a 2-D classifier). Plain matplotlib on the Agg canvas: no pyplot sta
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, NullLocator
@@ -58,7 +59,8 @@ def _regression_fit(net: Network, data: Dataset, ax) -> None:
     ax.legend(fontsize=8)
 
 
-def _decision_boundary(net: Network, data: Dataset, ax) -> None:
+def decision_boundary(net: Network, data: Dataset, ax: Axes) -> None:
+    """The class each point of the plane gets (shaded regions) and the training points."""
     points = np.vstack([data.x_train, data.x_test])
     low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
@@ -80,7 +82,7 @@ def fit(net: Network, data: Dataset, path: Path, title: str) -> bool:
     if data.task == "regression" and data.n_features == 1:
         draw = _regression_fit
     elif data.task == "classification" and data.n_features == 2:
-        draw = _decision_boundary
+        draw = decision_boundary
     else:
         return False
     figure = Figure(figsize=(5, 4))

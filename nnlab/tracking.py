@@ -146,3 +146,10 @@ def metric_histories(run_ids: Iterable[str], key: str) -> dict[str, list[tuple[i
     client = _client()
     return {run_id: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
             for run_id in run_ids}
+
+
+def download_artifacts(run_id: str, paths: Iterable[str], directory: Path) -> list[Path]:
+    """Copies of a run's artifacts (paths relative to its artifact root) in directory, which
+    must exist; the local store's files are copied too, so the caller may delete them."""
+    client = _client()
+    return [Path(client.download_artifacts(run_id, path, str(directory))) for path in paths]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,30 +18,38 @@ from conftest import SHORT, run_nnlab
 from scipy import stats as scipy_stats
 
 from nnlab import tracking
-from nnlab.report import load_runs, write_report
+from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
-from nnlab.report.analysis import ReportError, parse_analysis, read_experiment
+from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
 from nnlab.report.compare import fmt
-from nnlab.report.plots import PLOTS
-from nnlab.report.runs import select_runs
+from nnlab.report.plots import PLOTS, PlotData, render
+from nnlab.report.runs import load_curves, load_fit, select_runs
 
 LATE_SWEEP = "29990101-000000-late00"
+PENALTIES = {"arm": ["l1", "l2"], "facet": "dataset.n_train", "baseline": {"l1": 0.0, "l2": 0.0},
+             "metrics": ["test_accuracy", "test_loss"],
+             "success": {"metric": "test_accuracy", "above": 0.5, "label": "beats chance"}}
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
-    """Two tiny sweeps, run side by side: relu vs sigmoid, and an lr that diverges.
+    """Three tiny sweeps, run side by side: relu vs sigmoid, an lr that diverges, and penalties
+    on the planar moons at two training-set sizes (a facet; 20 full-batch steps).
 
     One worker each: a worker's start (importing MLflow) costs more than the runs themselves.
     """
-    cwds = {name: tmp_path_factory.mktemp(name) for name in ("headline", "diverging")}
+    cwds = {name: tmp_path_factory.mktemp(name) for name in ("headline", "diverging", "moons")}
     one_worker = "hydra.launcher.n_jobs=1"
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         diverging = pool.submit(run_nnlab, cwds["diverging"], "-m", "seed=0,1", "lr=1.0,1e6",
                                 "activation=identity", *SHORT, one_worker)
+        moons = pool.submit(run_nnlab, cwds["moons"], "-m", "seed=0,1", "recipe=moons_tutorial",
+                            "activation=relu", "epochs=20", "dataset.n_train=50,100",
+                            "+regularizer=none,l1_1e-2,l2_1e-2", one_worker)
         headline = run_nnlab(cwds["headline"], "-m", "seed=0,1,2", "activation=relu,sigmoid",
                              *SHORT, one_worker)
-    for name, done in (("headline", headline), ("diverging", diverging.result())):
+    for name, done in (("headline", headline), ("diverging", diverging.result()),
+                       ("moons", moons.result())):
         assert done.returncode == 0, f"{name}: {done.stderr}"
     return cwds
 
@@ -72,6 +81,26 @@ def cli_report(stores) -> Iterator[Callable[[], tuple[Path, subprocess.Completed
 
 def _use_store(monkeypatch, cwd: Path) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{cwd / 'mlflow.db'}")
+
+
+def _plot_data(cwd: Path, block: dict) -> PlotData:
+    """What write_report hands its plots, from the store in cwd; the tests that draw from it
+    point MLFLOW_TRACKING_URI there too (curves and weights are fetched on first use)."""
+    with pytest.MonkeyPatch.context() as patch:
+        _use_store(patch, cwd)
+        runs, _ = select_runs("nnlab")
+    setup, runs = compare.resolve(runs, parse_analysis(block))
+    return PlotData(runs, setup, compare.comparisons(runs, setup), load_curves, load_fit)
+
+
+@pytest.fixture(scope="module")
+def moons_data(stores) -> PlotData:
+    return _plot_data(stores["moons"], PENALTIES)
+
+
+@pytest.fixture(scope="module")
+def headline_data(stores) -> PlotData:
+    return _plot_data(stores["headline"], {})
 
 
 def _copy_store(monkeypatch, source: Path, target: Path) -> None:
@@ -216,6 +245,68 @@ def test_index_lists_every_report_in_the_out_dir_with_its_answer(stores, monkeyp
         assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
 
 
+@pytest.mark.parametrize("name", list(PLOTS))
+def test_each_plot_draws_a_png_of_a_faceted_sweep(name, moons_data, stores, monkeypatch,
+                                                  tmp_path):
+    _use_store(monkeypatch, stores["moons"])
+    path = tmp_path / f"{name}.png"
+    drawn, caption = render(name, moons_data, path)
+    assert drawn and caption.startswith(PLOTS[name].caption)
+    pixels = matplotlib.image.imread(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pixels.std() > 0.05
+    if name == "decision_boundaries":
+        assert caption.endswith("Seed 0: the lowest seed whose run finished in every arm and "
+                                "dataset.n_train value.")
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("success_rates", "the analysis sets no success criterion"),
+    ("train_vs_test", "no finished run logged train_accuracy, test_accuracy"),
+    ("accuracy_vs_time", "no finished run logged test_accuracy"),
+    ("metric_by_strength", "the arms (activation) are not penalty strengths (l1, l2)"),
+    ("decision_boundaries", "the dataset, sincos, is not a 2-D classification"),
+])
+def test_a_plot_that_does_not_fit_the_sweep_says_why_instead(name, reason, headline_data,
+                                                             stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    drawn, caption = render(name, headline_data, tmp_path / f"{name}.png")
+    assert not drawn and caption.startswith(f"{name}: not drawn: {reason}")
+    assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_loss_vs_dead_units_draws_the_arms_that_have_dead_units(headline_data, tmp_path):
+    # Only ReLU nets log dead_units_frac: the sigmoid arm has no point to draw.
+    drawn, _ = render("loss_vs_dead_units", headline_data, tmp_path / "dead.png")
+    assert drawn and (tmp_path / "dead.png").stat().st_size > 0
+
+
+def test_a_facet_compares_the_arms_within_each_value(stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["moons"])
+    analysis = parse_analysis({**PENALTIES, "plots": ["success_rates"]})
+    markdown = write_report("nnlab", analysis=analysis, out_dir=tmp_path).path.read_text()
+    assert "| facet | `dataset.n_train`: 50, 100; the arms are compared within each value |" in (
+        markdown)
+    assert "| seeds | 2 per arm and dataset.n_train value (0, 1) |" in markdown
+    sections = {name: markdown[markdown.index(name):] for name in (
+        "## Results per arm", "## Paired comparison with l1=0, l2=0", "## Verdict")}
+    for section in sections.values():
+        assert section.index("### dataset.n_train = 50") < section.index(
+            "### dataset.n_train = 100")
+    for value in (50, 100):
+        results, paired = (section[section.index(f"### dataset.n_train = {value}"):]
+                           for section in list(sections.values())[:2])
+        means = _table(results, "metric", "mean")
+        assert len(means) == 2 * 3 and {row["n"] for row in means} == {"2"}
+        # Each value pairs its own seeds with its own baseline: 2 pairs, not 4 and not none.
+        pairs = _table(paired, "metric", "pairs")
+        assert len(pairs) == 2 * 2 and {row["pairs"] for row in pairs} == {"2"}
+    assert _answer(markdown).startswith("**Answer.** test_accuracy against l1=0, l2=0, within "
+                                        "each dataset.n_train value. 50: ")
+    assert " 100: " in _answer(markdown) and "![success_rates]" in markdown
+    index = _table((tmp_path / "README.md").read_text(), "report")[0]
+    assert index["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+
+
 def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
     experiment, analysis = read_experiment("relu_vs_sigmoid")
     assert experiment == "relu_vs_sigmoid"
@@ -241,7 +332,7 @@ def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
     out, _ = cli_report()
     markdown = (out / "nnlab.md").read_text()
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in PLOTS)
+    assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in DEFAULT_PLOTS)
     for path in linked:
         assert (out / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     runs = pd.read_csv(out / "nnlab" / "runs.csv")

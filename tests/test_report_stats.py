@@ -1,4 +1,5 @@
-"""The report's statistics and verdict on hand-computed cases: no MLflow, no runs."""
+"""The report's statistics, verdict and analysis blocks on hand-computed cases: no MLflow, no
+runs."""
 
 import math
 import warnings
@@ -9,7 +10,16 @@ import pytest
 from scipy import stats as scipy_stats
 
 from nnlab.report import compare, stats
-from nnlab.report.analysis import Analysis, MetricSpec, ReportError, Success, parse_analysis
+from nnlab.report.analysis import (
+    Analysis,
+    MetricSpec,
+    ReportError,
+    Success,
+    experiment_file,
+    parse_analysis,
+    read_experiment,
+)
+from nnlab.report.plots import PLOTS
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -143,6 +153,56 @@ def test_success_rate_counts_a_diverged_run_as_a_failure():
     assert "1 run(s) diverged" in verdict.paragraph
 
 
+def _faceted(per_value: dict[int, dict[str, list[float]]]) -> pd.DataFrame:
+    """Runs of activation arms at several values of dataset.n_train, the same seeds in each."""
+    runs = pd.concat([_runs(values).assign(**{"dataset.n_train": n})
+                      for n, values in per_value.items()], ignore_index=True)
+    runs["run_id"] += "-n" + runs["dataset.n_train"].astype(str)
+    return runs.astype({"dataset.n_train": "Int64"})
+
+
+def test_a_facet_compares_the_arms_within_each_value_and_answers_per_value():
+    base = list(np.linspace(1, 2, 8))
+    shifted = [v - 0.3 + 0.01 * (-1) ** i for i, v in enumerate(base)]
+    wobbly = [v + 0.01 * (-1) ** i for i, v in enumerate(base)]
+    runs = _faceted({128: {"relu": base, "tanh": wobbly, "sigmoid": wobbly},
+                     16: {"relu": base, "tanh": shifted, "sigmoid": wobbly}})
+    setup, runs = compare.resolve(runs, Analysis(arm=("activation",), facet="dataset.n_train"))
+    small, large = compare.comparisons(runs, setup)
+    assert (small.title, large.short_title) == ("dataset.n_train = 16", "n_train = 128")
+    assert list(small.paired["n"]) == [8, 8] and list(small.metrics["n"]) == [8, 8, 8]
+    # Holm runs over the arms of one facet value, not over every value's arms.
+    assert list(small.paired["p_holm"]) == pytest.approx(stats.holm(list(
+        small.paired["p_value"])))
+    assert list(small.paired["detected"]) == [False, True]
+    assert not large.paired["detected"].any()
+    assert compare.answer([small, large], setup) == (
+        "test_loss against relu, within each dataset.n_train value. 16: lower with tanh by 0.3 "
+        "[95% CI 0.291, 0.309]; no detectable difference with sigmoid (n=8). 128: no detectable "
+        "difference with any of the 2 arms (n=8).")
+    assert small.verdict.answer.startswith("No detectable difference in test_loss between "
+                                           "sigmoid and relu at n=8")
+
+
+def test_arm_detection_leaves_the_facet_out():
+    runs = _faceted({16: {"relu": [1, 2], "tanh": [1, 2]}, 32: {"relu": [1, 2], "tanh": [1, 2]}})
+    assert compare.detect_arm_keys(runs) == ["activation", "dataset.n_train"]
+    assert compare.detect_arm_keys(runs, "dataset.n_train") == ["activation"]
+    setup, _ = compare.resolve(runs, Analysis(facet="dataset.n_train"))
+    assert setup.arm_keys == ("activation",) and setup.facet == "dataset.n_train"
+
+
+@pytest.mark.parametrize(("analysis", "needle"), [
+    (Analysis(facet="dataset.n_trian"), "facet dataset.n_trian is not a param of these runs"),
+    (Analysis(arm=("activation", "dataset.n_train"), facet="dataset.n_train"),
+     "dataset.n_train is both the facet and an arm key"),
+])
+def test_a_facet_that_cannot_split_the_runs_is_an_error(analysis, needle):
+    runs = _faceted({16: {"relu": [1, 2], "tanh": [1, 2]}})
+    with pytest.raises(ReportError, match=needle):
+        compare.resolve(runs, analysis)
+
+
 def test_arm_detection_skips_seed_and_keys_that_follow_another():
     runs = _runs({"relu": [1, 2], "sigmoid": [1, 2]})
     runs["output"] = runs["activation"]
@@ -170,7 +230,17 @@ def test_analysis_block_fills_in_defaults_and_reads_metric_directions():
     ({"success": {"metric": "test_loss"}}, "analysis.success"),
     ({"success": {"metric": "test_loss", "below": "low"}}, "not a number"),
     ({"metrics": "test_loss"}, "analysis.metrics"),
+    ({"facet": ["dataset.n_train", "lr"]}, "analysis.facet: .* is not a param name"),
+    ({"arm": ["l1", "l2"], "facet": "l2"}, "analysis.facet: l2 is also in analysis.arm"),
 ])
 def test_a_bad_analysis_block_is_an_error_naming_the_key(block, needle):
     with pytest.raises(ReportError, match=needle):
         parse_analysis(block)
+
+
+@pytest.mark.parametrize("path", sorted(experiment_file("x").parent.glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_every_experiment_file_has_an_analysis_block_the_report_can_make(path):
+    experiment, analysis = read_experiment(path.stem)
+    assert experiment and analysis.source == f"experiments/{path.name}"
+    assert set(analysis.plots) <= set(PLOTS), set(analysis.plots) - set(PLOTS)

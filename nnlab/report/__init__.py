@@ -19,7 +19,9 @@ rate with a Wilson 95% interval. Each arm against the baseline, seed by seed (sa
 data and initial weights): mean difference with a t 95% CI, Wilcoxon signed-rank p, Holm over
 the arms of each metric, better/tie/worse seeds. The verdict claims a difference only where the
 Holm-adjusted p < 0.05 AND the CI excludes 0, and a difference in success rate only where the
-Wilson intervals do not overlap.
+Wilson intervals do not overlap. With a facet, all of this is done within each facet value, as
+if each were a sweep of its own; the one-line answer then gives the primary metric's verdict
+per value.
 
 The `analysis` block of experiments/NAME.yaml (read from the file, never logged to MLflow;
 every key optional):
@@ -27,8 +29,10 @@ every key optional):
     analysis:
       question: Does ReLU or sigmoid reach the lower test loss in 300 steps?  # one sentence
       arm: activation            # a key or a list of keys; default: the keys that vary across
-                                 # the runs, seed aside, less those they determine (output
-                                 # follows activation in the sincos recipe)
+                                 # the runs, seed and facet aside, less those they determine
+                                 # (output follows activation in the sincos recipe)
+      facet: dataset.n_train     # a key: the arms are compared within each of its values (a
+                                 # subsection each); default: none, all runs together
       baseline: relu             # an arm's value ({key: value, ...} for several arm keys);
                                  # default: the first arm in sorted order
       metrics:                   # default: test_loss, then the yardsticks the runs logged
@@ -36,7 +40,10 @@ every key optional):
         - {name: train_time_s, lower_is_better: true}   # default: true, false for accuracies
       success: {metric: test_loss, below: 0.01, label: fits sin and cos}  # or above: X
       plots: [distributions, training_curves, paired_differences]  # names in plots.PLOTS;
-                                                                  # [] for none
+                                 # [] for none; also success_rates, train_vs_test,
+                                 # accuracy_vs_time, loss_vs_dead_units, metric_by_strength
+                                 # (arms of l1, l2), decision_boundaries (2-D classification).
+                                 # A plot that does not fit the runs says why in the report.
       discussion: |              # hand-written: why, in the network's terms; printed under
         ...                      # the computed verdict, labelled as discussion
 

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: sweep(s) {', '.join(selection.skipped)} still running: not reported",
               file=sys.stderr)
     print(f"{written.path}: experiment '{selection.experiment}', sweep "
-          f"{', '.join(selection.sweep_ids)}\n{written.verdict.answer}")
+          f"{', '.join(selection.sweep_ids)}\n{written.answer}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ DEFAULT_METRICS = ("test_loss",)
 # The metrics that mean the same whatever cost a run trained with (DESIGN §3).
 YARDSTICKS = ("test_mse", "test_mae", "test_accuracy", "train_accuracy", "test_logloss")
 DEFAULT_PLOTS = ("distributions", "training_curves", "paired_differences")
-KEYS = ("question", "arm", "baseline", "metrics", "success", "plots", "discussion")
+KEYS = ("question", "arm", "facet", "baseline", "metrics", "success", "plots", "discussion")
 
 
 class ReportError(ValueError):
@@ -42,6 +42,7 @@ class Success:
 class Analysis:
     question: str | None = None
     arm: tuple[str, ...] | None = None  # None: the keys that vary across the runs, seed aside
+    facet: str | None = None  # a param key: the arms are compared within each of its values
     baseline: Any = None  # an arm's value, or {key: value} for several arm keys
     metrics: tuple[MetricSpec, ...] | None = None  # None: test_loss, then the yardsticks
     success: Success | None = None
@@ -88,6 +89,15 @@ def _names(key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _facet(value: Any, arm: tuple[str, ...] | None) -> str:
+    if not isinstance(value, str) or not value:
+        raise ReportError(f"analysis.facet: {value!r} is not a param name (e.g. dataset.n_train)")
+    if arm and value in arm:
+        raise ReportError(f"analysis.facet: {value} is also in analysis.arm: the arms are "
+                          "compared within each facet value, so it cannot be both")
+    return value
+
+
 def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
     """Check an `analysis` block and fill in its defaults; ReportError names what is wrong."""
     block = block or {}
@@ -100,9 +110,11 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
     metrics = block.get("metrics")
     if metrics is not None and (not isinstance(metrics, list) or not metrics):
         raise ReportError(f"analysis.metrics: {metrics!r} is not a non-empty list")
+    arm = _names("arm", block["arm"]) if block.get("arm") is not None else None
     return Analysis(
         question=block.get("question"),
-        arm=_names("arm", block["arm"]) if block.get("arm") is not None else None,
+        arm=arm,
+        facet=_facet(block["facet"], arm) if block.get("facet") is not None else None,
         baseline=block.get("baseline"),
         metrics=tuple(_metric(m) for m in metrics) if metrics else None,
         success=_success(block["success"]) if block.get("success") is not None else None,

@@ -15,7 +15,7 @@ from nnlab.report.analysis import (
     read_experiment,
 )
 from nnlab.report.plots import PLOTS, PlotData, render
-from nnlab.report.runs import Selection, load_curves, select_runs
+from nnlab.report.runs import Selection, load_curves, load_fit, select_runs
 from nnlab.schema import RunConfig
 
 DEFAULT_EXPERIMENT = RunConfig().experiment_name
@@ -25,7 +25,7 @@ DEFAULT_OUT = Path("reports")
 @dataclass(frozen=True)
 class Written:
     path: Path
-    verdict: compare.Verdict
+    answer: str  # the report's one-line answer
     selection: Selection
 
 
@@ -67,7 +67,7 @@ def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Se
              else _sweep_arg("seed", [str(s) for s in seeds])]
     sweep += [_sweep_arg(key, [compare.value_text(v) for v in
                                sorted(runs[key].unique(), key=compare.sort_key)])
-              for key in setup.arm_keys]
+              for key in (*setup.arm_keys, *([setup.facet] if setup.facet else []))]
     if experiment != DEFAULT_EXPERIMENT:
         sweep.append(f"experiment_name={experiment}")
     report = ["python -m nnlab.report"]
@@ -100,10 +100,8 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
 
     runs, selection = select_runs(experiment, sweep)
     setup, runs = compare.resolve(runs, analysis)
-    outcomes = compare.outcome_table(runs, setup)
-    paired = compare.paired_table(runs, setup)
-    success = compare.success_table(runs, setup)
-    verdict = compare.verdict(setup, paired, success, outcomes)
+    comparisons = compare.comparisons(runs, setup)
+    answer = compare.answer(comparisons, setup)
 
     out_dir = Path(out_dir)
     figure_dir = out_dir / name
@@ -112,14 +110,16 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
         stale.unlink()
     columns = ["run_name", compare.ARM] + [c for c in runs if c not in ("run_name", compare.ARM)]
     runs[columns].to_csv(figure_dir / "runs.csv", index=False)
-    data = PlotData(runs, setup, paired, load_curves)
-    figures = [(f"{name}/{plot}.png", PLOTS[plot].caption) for plot in analysis.plots
-               if render(plot, data, figure_dir / f"{plot}.png")]
+    data = PlotData(runs, setup, comparisons, load_curves, load_fit)
+    figures = []
+    for plot in analysis.plots:
+        drawn, caption = render(plot, data, figure_dir / f"{plot}.png")
+        figures.append((f"{name}/{plot}.png" if drawn else None, caption))
 
-    report = markdown.Report(name, analysis, setup, selection, runs, outcomes,
-                             compare.metric_table(runs, setup), success, paired, verdict,
-                             figures, _reproduce(name, experiment, analysis, setup, runs))
+    report = markdown.Report(name, analysis, setup, selection, runs,
+                             compare.outcome_table(runs, setup), comparisons, answer, figures,
+                             _reproduce(name, experiment, analysis, setup, runs))
     path = out_dir / f"{name}.md"
     path.write_text(markdown.render(report))
     (out_dir / markdown.INDEX).write_text(markdown.index(out_dir))
-    return Written(path, verdict, selection)
+    return Written(path, answer, selection)

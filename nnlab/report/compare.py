@@ -1,6 +1,8 @@
 """Arms, their statistics over seeds, the paired comparison with the baseline, and the verdict.
 
-Runs with the same seed share data and initial weights, so arms are compared seed by seed.
+Runs with the same seed share data and initial weights, so arms are compared seed by seed; with
+a facet (say dataset.n_train), within each facet value: every table, Holm's correction and the
+verdict are made separately for each value, as if each were its own sweep.
 Metric statistics count finished runs; success rates count diverged runs as failures; crashed
 and running runs count nowhere (the report lists them). Success rates are said to differ only
 where their Wilson 95% intervals do not overlap, which is stricter than a test at 0.05.
@@ -8,6 +10,7 @@ where their Wilson 95% intervals do not overlap, which is stricter than a test a
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,8 @@ class Setup:
     baseline: str
     metrics: tuple[MetricSpec, ...]  # the first is primary: the verdict is about it
     success: Success | None
+    facet: str | None  # a param key: the arms are compared within each of its values
+    sorted_arms: tuple[str, ...]  # the arm labels in the sorted order of their values
 
     @property
     def primary(self) -> MetricSpec:
@@ -54,6 +59,34 @@ class Setup:
 class Verdict:
     answer: str  # one line: the primary metric and the success rates
     paragraph: str  # the answer, the other metrics where they differ, what was not counted
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The arms compared within one facet value, or across all the runs without a facet."""
+
+    facet: str | None
+    value: str | None  # the facet value, as text
+    runs: pd.DataFrame
+    outcomes: pd.DataFrame  # outcome_table
+    metrics: pd.DataFrame  # metric_table
+    success: pd.DataFrame | None  # success_table
+    paired: pd.DataFrame  # paired_table
+    verdict: Verdict
+
+    @property
+    def title(self) -> str:
+        """"dataset.n_train = 16"; empty without a facet."""
+        return f"{self.facet} = {self.value}" if self.facet else ""
+
+    @property
+    def short_title(self) -> str:
+        """"n_train = 16", for a figure's panel; empty without a facet."""
+        return f"{self.facet.rsplit('.', 1)[-1]} = {self.value}" if self.facet else ""
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        return self.runs[self.runs["outcome"] == FINISHED]
 
 
 def fmt(value: float, sign: bool = False) -> str:
@@ -73,21 +106,22 @@ def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def detect_arm_keys(runs: pd.DataFrame) -> list[str]:
-    """The keys that vary across the runs, seed aside, less those the others determine.
+def detect_arm_keys(runs: pd.DataFrame, facet: str | None = None) -> list[str]:
+    """The keys that vary across the runs, seed and facet aside, less those the others determine.
 
     A recipe's `output: ${activation}` varies with `activation`: it adds no arm. Of keys that
-    determine each other, the first in schema order stays (the recipe tag comes first).
+    determine each other, the first in schema order stays (the recipe tag comes first); the
+    facet comes before them all.
     """
     candidates = ["recipe"] + [k for k in param_dtypes() if k not in NOT_ARMS]
-    kept: list[str] = []
+    kept: list[str] = [facet] if facet else []
     for key in candidates:
-        if key not in runs or runs[key].nunique(dropna=False) < 2:
+        if key in kept or key not in runs or runs[key].nunique(dropna=False) < 2:
             continue
         if kept and runs.groupby(kept, dropna=False)[key].nunique(dropna=False).max() == 1:
             continue
         kept.append(key)
-    return kept
+    return kept[1:] if facet else kept
 
 
 def sort_key(value: Any) -> tuple:
@@ -148,20 +182,27 @@ def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
 
 def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame]:
     """The arms (given or detected), the baseline and the metrics; the runs with an arm column."""
-    keys = list(analysis.arm) if analysis.arm else detect_arm_keys(runs)
+    facet = analysis.facet
+    if facet is not None and facet not in runs:
+        raise ReportError(f"facet {facet} is not a param of these runs "
+                          f"(varying: {', '.join(detect_arm_keys(runs)) or 'none'})")
+    keys = list(analysis.arm) if analysis.arm else detect_arm_keys(runs, facet)
     unknown = [key for key in keys if key not in runs]
     if unknown:
         raise ReportError(f"arm key {', '.join(unknown)} is not a param of these runs "
-                          f"(varying: {', '.join(detect_arm_keys(runs)) or 'none'})")
+                          f"(varying: {', '.join(detect_arm_keys(runs, facet)) or 'none'})")
+    if facet in keys:
+        raise ReportError(f"{facet} is both the facet and an arm key: the arms are compared "
+                          "within each facet value")
     rows = list(runs[keys].itertuples(index=False, name=None))
     labels = [_label(dict(zip(keys, row, strict=True))) for row in rows]
     values = dict(zip(labels, rows, strict=True))
     order = sorted(values, key=lambda label: tuple(sort_key(v) for v in values[label]))
     runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
     counted = runs[runs["outcome"] == FINISHED]
-    repeated = counted.groupby([ARM, "seed"]).size()
+    repeated = counted.groupby([ARM, *([facet] if facet else []), "seed"], dropna=False).size()
     if (repeated > 1).any():
-        others = [k for k in detect_arm_keys(counted) if k not in keys]
+        others = [k for k in detect_arm_keys(counted, facet) if k not in keys]
         if others:
             raise ReportError(f"arms by {', '.join(keys) or 'nothing'} hold several runs per "
                               f"seed (also varying: {', '.join(others)}): add those keys to "
@@ -177,7 +218,8 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     metrics = _metrics(runs, analysis)
     if analysis.success is not None and analysis.success.metric not in runs:
         raise ReportError(f"success metric {analysis.success.metric} is not logged by these runs")
-    return Setup(tuple(keys), arms, baseline, metrics, analysis.success), runs
+    return Setup(tuple(keys), arms, baseline, metrics, analysis.success, facet,
+                 tuple(order)), runs
 
 
 def outcome_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
@@ -195,12 +237,15 @@ def _seed_text(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def metric_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
-    """Per metric and arm, over the finished runs' seeds: n, mean [95% CI], median and IQR."""
+def metric_table(runs: pd.DataFrame, setup: Setup,
+                 metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per metric (default: the setup's) and arm, over the finished runs' seeds: n, mean
+    [95% CI], median and IQR."""
     finished = runs[runs["outcome"] == FINISHED]
-    rows = [{"metric": metric.name, ARM: arm,
-             **vars(stats.summarize(finished.loc[finished[ARM] == arm, metric.name]))}
-            for metric in setup.metrics for arm in setup.arms]
+    names = [metric.name for metric in setup.metrics] if metrics is None else metrics
+    rows = [{"metric": name, ARM: arm,
+             **vars(stats.summarize(finished.loc[finished[ARM] == arm, name]))}
+            for name in names for arm in setup.arms]
     return pd.DataFrame(rows)
 
 
@@ -257,6 +302,15 @@ def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
                                        "p_holm", "detected"])
 
 
+def _gap(row: pd.Series) -> tuple[str, str]:
+    """A paired_table row's difference: "lower" or "higher", and "0.3 [95% CI 0.29, 0.31]"."""
+    lower = row["mean_difference"] < 0
+    # The gap as a positive number, its interval turned the same way.
+    low, high = (-row["ci_high"], -row["ci_low"]) if lower else (row["ci_low"], row["ci_high"])
+    return ("lower" if lower else "higher",
+            f"{fmt(abs(row['mean_difference']))} [95% CI {fmt(low)}, {fmt(high)}]")
+
+
 def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> str:
     arm, n = row[ARM], int(row["n"])
     if n < 2:
@@ -274,13 +328,9 @@ def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> s
             sentence += (" The rank test rejects but the CI includes 0: most seeds lean one way, "
                          "the size of the difference is too uncertain.")
         return sentence
-    lower = row["mean_difference"] < 0
-    direction = "lower" if lower else "higher"
-    # The gap as a positive number, its interval turned the same way.
-    low, high = (-row["ci_high"], -row["ci_low"]) if lower else (row["ci_low"], row["ci_high"])
-    seeds = row["better"] if lower == metric.lower_is_better else row["worse"]
-    return (f"Mean {metric.name} is {direction} with {arm} than with {baseline} by "
-            f"{fmt(abs(row['mean_difference']))} [95% CI {fmt(low)}, {fmt(high)}] "
+    direction, gap = _gap(row)
+    seeds = row["better"] if (direction == "lower") == metric.lower_is_better else row["worse"]
+    return (f"Mean {metric.name} is {direction} with {arm} than with {baseline} by {gap} "
             f"(Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}, {direction} on "
             f"{int(seeds)}/{n} seeds).")
 
@@ -340,3 +390,56 @@ def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
         others.append(f"No detectable difference from {setup.baseline} in "
                       f"{', '.join(quiet)}.")
     return Verdict(" ".join(answer), " ".join(answer + others + _not_counted(outcomes)))
+
+
+def comparisons(runs: pd.DataFrame, setup: Setup) -> list[Comparison]:
+    """The tables and the verdict within each facet value (sorted); one of all runs without."""
+    if setup.facet is None:
+        groups = [(None, runs)]
+    else:
+        texts = runs[setup.facet].map(value_text)
+        values = sorted(runs[setup.facet].drop_duplicates(), key=sort_key)
+        groups = [(value_text(value), runs[texts == value_text(value)]) for value in values]
+    result = []
+    for value, group in groups:
+        outcomes = outcome_table(group, setup)
+        paired = paired_table(group, setup)
+        success = success_table(group, setup)
+        result.append(Comparison(setup.facet, value, group, outcomes, metric_table(group, setup),
+                                 success, paired, verdict(setup, paired, success, outcomes)))
+    return result
+
+
+def _brief(comparison: Comparison, setup: Setup) -> str:
+    """The primary metric's verdict within one facet value, in a clause per finding."""
+    rows = comparison.paired[comparison.paired["metric"] == setup.primary.name]
+    if rows.empty:
+        return "one arm only"
+    compared = rows[rows["n"] >= 2]
+    found = compared[compared["detected"]]
+    clauses = []
+    for _, row in found.iterrows():
+        direction, gap = _gap(row)
+        clauses.append(f"{direction} with {row[ARM]} by {gap}")
+    quiet = compared.loc[~compared["detected"], ARM]
+    if len(quiet) == 1:
+        clauses.append(f"no detectable difference with {quiet.iloc[0]}")
+    elif len(quiet):
+        clauses.append(f"no detectable difference with {'the' if clauses else 'any of the'} "
+                       f"{len(quiet)}{' other' if clauses else ''} arms")
+    if len(rows) > len(compared):
+        clauses.append(f"{len(rows) - len(compared)} arm(s) with fewer than 2 seeds to pair")
+    seeds = compared["n"].astype(int)
+    counts = (f" (n={seeds.min()})" if seeds.min() == seeds.max() else
+              f" (n={seeds.min()}–{seeds.max()})") if len(seeds) else ""
+    return "; ".join(clauses) + counts
+
+
+def answer(comparisons: list[Comparison], setup: Setup) -> str:
+    """The report's one line: the verdict's answer; with a facet, the primary metric's verdict
+    per facet value, a sentence each (the full verdicts are in the report)."""
+    if setup.facet is None:
+        return comparisons[0].verdict.answer
+    per_value = " ".join(f"{c.value}: {_brief(c, setup)}." for c in comparisons)
+    return (f"{setup.primary.name} against {setup.baseline}, within each {setup.facet} "
+            f"value. {per_value}")

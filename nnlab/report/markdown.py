@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnlab.report.analysis import Analysis
-from nnlab.report.compare import ARM, Setup, Verdict, fmt, fmt_p
+from nnlab.report.compare import ARM, Comparison, Setup, fmt, fmt_p
 from nnlab.report.runs import FINISHED, Selection, param_dtypes
 
 QUESTION = "**Question.** "
@@ -23,12 +23,10 @@ class Report:
     setup: Setup
     selection: Selection
     runs: pd.DataFrame
-    outcomes: pd.DataFrame
-    metrics: pd.DataFrame
-    success: pd.DataFrame | None
-    paired: pd.DataFrame
-    verdict: Verdict
-    figures: list[tuple[str, str]]  # (relative path, caption)
+    outcomes: pd.DataFrame  # of all the runs, facets together
+    comparisons: list[Comparison]  # one per facet value; one of all runs without a facet
+    answer: str
+    figures: list[tuple[str | None, str]]  # (relative path, caption); no path: not drawn, why
     reproduce: list[str]
 
 
@@ -49,25 +47,24 @@ def _question(report: Report) -> str:
     if report.analysis.question:
         return " ".join(report.analysis.question.split())
     setup = report.setup
+    within = f", within each {setup.facet} value" if setup.facet else ""
     return (f"Do the arms ({setup.arm_title}: {', '.join(setup.arms)}) differ in "
-            f"{setup.primary.name}?")
+            f"{setup.primary.name}{within}?")
 
 
 def _setup_section(report: Report) -> str:
     setup, runs, selection = report.setup, report.runs, report.selection
     counts = report.outcomes[["runs", "finished", "diverged", "crashed", "running"]].sum()
-    seeds = report.outcomes.set_index(ARM)["seeds"]
-    per_arm = report.outcomes.set_index(ARM)["runs"]
-    seed_text = (f"{per_arm.iloc[0]} per arm ({seeds.iloc[0]})" if seeds.nunique() == 1
-                 and per_arm.nunique() == 1 else
-                 "; ".join(f"{arm}: {seeds[arm]}" for arm in setup.arms))
     started = runs["start_time"].min()
     rows = [
         ["experiment", f"`{selection.experiment}` (MLflow)"],
         ["recipe, dataset", f"{_constant(runs, 'recipe')}, {_constant(runs, 'dataset.name')}"],
         ["arms", f"`{setup.arm_title}`: " + ", ".join(
             f"{arm} (baseline)" if arm == setup.baseline else arm for arm in setup.arms)],
-        ["seeds", seed_text],
+        *([["facet", f"`{setup.facet}`: "
+            + ", ".join(c.value for c in report.comparisons)
+            + "; the arms are compared within each value"]] if setup.facet else []),
+        ["seeds", _seeds(report)],
         ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in (
             "finished", "diverged", "crashed", "running") if counts[k] or k == "finished")
          + (f"; {selection.superseded} earlier run(s) of the same configs not counted"
@@ -88,6 +85,18 @@ def _setup_section(report: Report) -> str:
     ])
 
 
+def _seeds(report: Report) -> str:
+    """The seeds per arm (and facet value), in a few words when every arm has the same."""
+    cells = [(c, arm, row) for c in report.comparisons
+             for arm, row in c.outcomes.set_index(ARM).iterrows()]
+    if len({(row["runs"], row["seeds"]) for _, _, row in cells}) == 1:
+        row = cells[0][2]
+        each = f" and {report.setup.facet} value" if report.setup.facet else ""
+        return f"{row['runs']} per arm{each} ({row['seeds']})"
+    return "; ".join(f"{arm} ({c.title}): {row['seeds']}" if c.facet else
+                     f"{arm}: {row['seeds']}" for c, arm, row in cells)
+
+
 def _constant(runs: pd.DataFrame, key: str) -> str:
     values = runs[key].dropna().unique()
     return str(values[0]) if len(values) == 1 else "several"
@@ -99,45 +108,64 @@ def _shared_settings(runs: pd.DataFrame, setup: Setup) -> dict[str, str]:
             and runs[key].nunique(dropna=False) == 1 and runs[key].notna().all()}
 
 
-def _results_section(report: Report) -> str:
-    outcome_rows = report.outcomes.to_numpy().tolist()
+def _subsection(comparison: Comparison) -> list[str]:
+    """The heading of a facet value's part of a section; none without a facet."""
+    return [f"### {comparison.title}"] if comparison.facet else []
+
+
+def _results(comparison: Comparison, setup: Setup) -> list[str]:
     metric_rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean"]),
                     _interval(row["ci_low"], row["ci_high"]), fmt(row["median"]),
-                    _interval(row["q1"], row["q3"])] for _, row in report.metrics.iterrows()]
+                    _interval(row["q1"], row["q3"])]
+                   for _, row in comparison.metrics.iterrows()]
     parts = [
-        "## Results per arm, over seeds",
+        *_subsection(comparison),
         table([ARM, "runs", "finished", "diverged", "crashed", "running", "seeds"],
-              outcome_rows),
+              comparison.outcomes.to_numpy().tolist()),
         "Metrics over the finished runs (n = seeds):",
         table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR"], metric_rows),
     ]
-    if report.success is not None:
+    if comparison.success is not None:
         success_rows = [[row[ARM], f"{row['successes']}/{row['n']}",
                          f"{row['rate']:.0%}" if row["n"] else "—",
                          f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}]" if row["n"] else "—"]
-                        for _, row in report.success.iterrows()]
-        parts += [f"Success ({report.setup.success.describe()}); a diverged run is a failure:",
+                        for _, row in comparison.success.iterrows()]
+        parts += [f"Success ({setup.success.describe()}); a diverged run is a failure:",
                   table([ARM, "successes", "rate", "95% CI (Wilson)"], success_rows)]
-    return "\n\n".join(parts)
+    return parts
 
 
-def _paired_section(report: Report) -> str:
-    baseline = report.setup.baseline
-    if report.paired.empty:
-        return f"## Paired comparison\n\nOnly one arm ({baseline}): nothing to compare."
+def _results_section(report: Report) -> str:
+    return "\n\n".join(["## Results per arm, over seeds"]
+                        + [part for comparison in report.comparisons
+                           for part in _results(comparison, report.setup)])
+
+
+def _paired(comparison: Comparison, baseline: str) -> list[str]:
     rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
              _interval(row["ci_low"], row["ci_high"], sign=True), fmt_p(row["p_value"]),
              fmt_p(row["p_holm"]), f"{row['better']} / {row['ties']} / {row['worse']}",
              "yes" if row["detected"] else "no"]
-            for _, row in report.paired.iterrows()]
+            for _, row in comparison.paired.iterrows()]
+    return [*_subsection(comparison),
+            table(["metric", ARM, "pairs", f"mean difference (arm − {baseline})", "95% CI",
+                   "Wilcoxon p", "Holm p", "better / tie / worse (seeds)",
+                   "difference detected"], rows)]
+
+
+def _paired_section(report: Report) -> str:
+    setup = report.setup
+    baseline = setup.baseline
+    if len(setup.arms) < 2:
+        return f"## Paired comparison\n\nOnly one arm ({baseline}): nothing to compare."
+    facet = f" {setup.facet} value" if setup.facet else ""
     return "\n\n".join([
         f"## Paired comparison with {baseline}",
         "Runs with the same seed share data and initial weights: each arm is compared with "
-        f"{baseline} seed by seed. Holm's correction runs over the arms within each metric; "
+        f"{baseline} seed by seed{' within each' + facet if facet else ''}. Holm's correction "
+        f"runs over the arms within each metric{' and' + facet if facet else ''}; "
         f"{CLAIM_RULE}.",
-        table(["metric", ARM, "pairs", f"mean difference (arm − {baseline})", "95% CI",
-               "Wilcoxon p", "Holm p", "better / tie / worse (seeds)", "difference detected"],
-              rows),
+        *[part for comparison in report.comparisons for part in _paired(comparison, baseline)],
     ])
 
 
@@ -145,30 +173,35 @@ def _not_counted_section(report: Report) -> str:
     others = report.runs[report.runs["outcome"] != FINISHED]
     if others.empty:
         return "## Runs that did not finish\n\nNone: every run finished."
-    rows = [[row["run_name"], row[ARM], row["seed"], row["outcome"], row["failure"] or "",
-             f"`{row['run_id']}`"] for _, row in others.iterrows()]
+    facet = report.setup.facet
+    rows = [[row["run_name"], row[ARM], *([row[facet]] if facet else []), row["seed"],
+             row["outcome"], row["failure"] or "", f"`{row['run_id']}`"]
+            for _, row in others.iterrows()]
     return "\n\n".join([
         "## Runs that did not finish",
         "Diverged runs count as failures in the success rates; crashed or still running runs "
         "count nowhere.",
-        table(["run", ARM, "seed", "outcome", "reason", "run id"], rows),
+        table(["run", ARM, *([facet] if facet else []), "seed", "outcome", "reason", "run id"],
+              rows),
     ])
 
 
 def render(report: Report) -> str:
     """The whole report: question, answer, setup, tables, figures, verdict, discussion."""
-    figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*"
-                          for path, caption in report.figures)
+    figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path
+                          else f"*{caption}*" for path, caption in report.figures)
+    verdicts = [part for comparison in report.comparisons
+                for part in [*_subsection(comparison), comparison.verdict.paragraph]]
     sections = [
         f"# {report.name}",
         QUESTION + _question(report),
-        ANSWER + report.verdict.answer,
+        ANSWER + report.answer,
         _setup_section(report),
         _results_section(report),
         _paired_section(report),
         "## Figures\n\n" + (figures or "None."),
-        f"## Verdict\n\n{report.verdict.paragraph}\n\n*Computed from the tables above: "
-        f"{CLAIM_RULE}.*",
+        "\n\n".join(["## Verdict", *verdicts,
+                      f"*Computed from the tables above: {CLAIM_RULE}.*"]),
     ]
     if report.analysis.discussion:
         sections.append(f"## Discussion\n\n*Hand-written ({report.analysis.source}), not "

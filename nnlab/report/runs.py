@@ -7,13 +7,18 @@ JSON text they were logged as ("[16]", "[16, 16]"): readable, and they group and
 
 import dataclasses
 import functools
+import tempfile
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from nnlab import schema, tracking
+from nnlab import job, schema, tracking
+from nnlab.data import Dataset
+from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
 
 SWEEP_TAG = "nnlab.sweep_id"
@@ -194,3 +199,14 @@ def load_curves(run_ids: list[str], metric: str = "train_loss") -> pd.DataFrame:
         return pd.DataFrame({"run_id": pd.Series(dtype="string"),
                              "step": pd.Series(dtype="int64"), "value": pd.Series(dtype=float)})
     return pd.concat(frames, ignore_index=True)[["run_id", "step", "value"]]
+
+
+def load_fit(run_id: str) -> tuple[Network, Dataset]:
+    """A run's trained network and the data it trained on, rebuilt from its artifacts
+    (config.yaml and weights.npz): the same seed draws the same data."""
+    with tempfile.TemporaryDirectory() as directory:
+        config_file, weights_file = tracking.download_artifacts(
+            run_id, ["config.yaml", "weights.npz"], Path(directory))
+        config = schema.to_run_config(yaml.safe_load(config_file.read_text()))
+        net = job.load_weights(weights_file)
+    return net, job.build(config).data
