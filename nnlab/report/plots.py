@@ -322,7 +322,9 @@ def success_rates(data: PlotData) -> Drawn:
     if success is None:
         return Drawn(None, "the analysis sets no success criterion")
     arms = list(data.setup.arms)
-    figure, cells = _facet_grid(data, [None])
+    # Wide enough for the slanted arm names not to run into each other (xor_width has 8).
+    width = max(PANEL_SIZE[0], 0.9 * len(arms))
+    figure, cells = _facet_grid(data, [None], size=(width, PANEL_SIZE[1]))
     for ax, comparison, _ in cells:
         table = comparison.success.set_index(ARM)
         for position, arm in enumerate(arms):
