@@ -34,12 +34,12 @@ def track(cfg: DictConfig) -> dict:
     name = os.environ.get(sweep.RUN_NAME) or f"{config.activation}-s{config.seed}"
     experiment_id = os.environ.get(sweep.EXPERIMENT_ID) or tracking.ensure_experiment(
         config.experiment_name)
+    commit = sweep.git_commit()
     tags = {
         "nnlab.sweep_id": os.environ.get(sweep.SWEEP_ID) or sweep.new_sweep_id(),
-        sweep.HASH_TAG: schema.config_hash(config, sweep.code_version()),
+        sweep.HASH_TAG: schema.config_hash(config, sweep.code_version(commit)),
         "nnlab.recipe": hydra_cfg.runtime.choices.get("recipe", ""),
     }
-    commit = sweep.git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
     run_id = tracking.start_run(experiment_id, name, schema.flatten(config), tags)

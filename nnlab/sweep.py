@@ -75,11 +75,11 @@ def _name_part(key: str, value: str) -> str:
     return f"{key.rsplit('.', 1)[-1]}{value.replace(' ', '')}"
 
 
-def code_version() -> str:
+def code_version(commit: str | None) -> str:
     """What computed a run: nnlab's version and, from a checkout, its git commit."""
     from nnlab import __version__
 
-    return f"{__version__}+{git_commit() or 'unknown'}"
+    return f"{__version__}+{commit or 'unknown'}"
 
 
 def _quoted(value: str) -> str:
@@ -133,13 +133,17 @@ def prepare(job_overrides: list[list[str]],
     }
     names = run_names(job_overrides, [c.seed for c in run_configs])
     jobs = list(zip(job_overrides, run_configs, names, strict=True))
-    todo = [job for job in jobs if not _finished_before(job[1])]
+    commit = git_commit()
+    version = code_version(commit)
+    finished = _finished_hashes({c.experiment_name for c in run_configs if c.resume})
+    todo = [(overrides, config, name) for overrides, config, name in jobs
+            if not (config.resume and schema.config_hash(config, version)
+                    in finished[config.experiment_name])]
     skipped = f"skipped {len(jobs) - len(todo)} finished, " if len(todo) < len(jobs) else ""
 
     for variable in BLAS_THREADS:
         os.environ[variable] = "1"
-    shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(todo)),
-              GIT_COMMIT: git_commit() or ""}
+    shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(todo)), GIT_COMMIT: commit or ""}
     experiments = ", ".join(f"'{name}'" for name in experiment_ids)
     print(f"nnlab: {skipped}running {len(todo)} -> experiment {experiments} at "
           f"{tracking.tracking_uri()} (sweep {shared[SWEEP_ID]})", flush=True)
@@ -151,20 +155,13 @@ def prepare(job_overrides: list[list[str]],
     return launched
 
 
-_finished_hashes: dict[str, set[str]] = {}
-
-
-def _finished_before(config: schema.RunConfig) -> bool:
-    """Whether this config, on this code, already has a FINISHED run (and may be skipped)."""
+def _finished_hashes(experiment_names: set[str]) -> dict[str, set[str]]:
+    """Per experiment, the config hashes of its FINISHED runs (one query per experiment)."""
     from nnlab import tracking
 
-    if not config.resume:
-        return False
-    if config.experiment_name not in _finished_hashes:
-        _finished_hashes[config.experiment_name] = {
-            run.tags.get(HASH_TAG) for run in tracking.find_runs(config.experiment_name)
-            if run.status == tracking.FINISHED}
-    return schema.config_hash(config, code_version()) in _finished_hashes[config.experiment_name]
+    return {name: {run.tags.get(HASH_TAG) for run in tracking.find_runs(name)
+                   if run.status == tracking.FINISHED}
+            for name in experiment_names}
 
 
 def report_progress(sweep_dir: Path, line: str) -> None:
