@@ -101,9 +101,9 @@ def _seed(overrides: list[str]) -> int | None:
     return None
 
 
-def prepare(job_overrides: list[list[str]],
-            compose: Callable[[list[str]], DictConfig]) -> list[list[str]]:
-    """Validate every job, create what they share, and return their overrides to launch.
+def check(job_overrides: list[list[str]],
+          compose: Callable[[list[str]], DictConfig]) -> list[schema.RunConfig]:
+    """Every job's validated config; a ConfigError naming the job stops the sweep.
 
     `compose` builds a job's config from its overrides (Hydra's sweep composition). Composing
     takes a tenth of a second or more and no check depends on the seed, so each distinct job
@@ -123,7 +123,16 @@ def prepare(job_overrides: list[list[str]],
             checked[rest] = config
         config = checked[rest]
         run_configs.append(config if seed is None else dataclasses.replace(config, seed=seed))
+    # Workers started from here on inherit it.
+    for variable in BLAS_THREADS:
+        os.environ[variable] = "1"
+    return run_configs
 
+
+def register(job_overrides: list[list[str]],
+             run_configs: list[schema.RunConfig]) -> list[list[str]]:
+    """Create the store and the experiments, drop the jobs already finished (resume), and
+    return the overrides to launch, each with its sweep id, experiment id and run name."""
     # Imported once every job is known to be valid: MLflow takes seconds to import.
     from nnlab import tracking
 
@@ -141,8 +150,6 @@ def prepare(job_overrides: list[list[str]],
                     in finished[config.experiment_name])]
     skipped = f"skipped {len(jobs) - len(todo)} finished, " if len(todo) < len(jobs) else ""
 
-    for variable in BLAS_THREADS:
-        os.environ[variable] = "1"
     shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(todo)), GIT_COMMIT: commit or ""}
     experiments = ", ".join(f"'{name}'" for name in experiment_ids)
     print(f"nnlab: {skipped}running {len(todo)} -> experiment {experiments} at "

@@ -33,7 +33,12 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
         # Check every job now: a typo in any of them stops the sweep before anything runs.
         loader = self.hydra_context.config_loader
-        launched = sweep.prepare(jobs, lambda job: loader.load_sweep_config(self.config, job))
+        run_configs = sweep.check(jobs, lambda job: loader.load_sweep_config(self.config, job))
+        # A launcher that can start its workers does so now: they start while MLflow loads here.
+        start_workers = getattr(self.launcher, "start_workers", None)
+        if start_workers is not None:
+            start_workers()
+        launched = sweep.register(jobs, run_configs)
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

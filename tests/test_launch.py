@@ -1,0 +1,62 @@
+"""nnlab's launcher derives a seed's job config from its arm's first job: it must be exactly
+the config Hydra composes for that job."""
+
+from pathlib import Path
+
+import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+import nnlab
+from nnlab import launch, schema, sweep
+
+
+@pytest.fixture(scope="module")
+def hydra_loader():
+    schema.register()
+    with initialize_config_dir(config_dir=str(Path(nnlab.__file__).parent / "conf"),
+                               version_base="1.3"):
+        yield GlobalHydra.instance().config_loader()
+
+
+def _job(seed: int, activation: str, extra: tuple[str, ...] = ()) -> list[str]:
+    return [f"seed={seed}", f"activation={activation}", *extra,
+            f"++hydra.job.env_set.{sweep.SWEEP_ID}='20261126-1200-abc'",
+            f"++hydra.job.env_set.{sweep.RUN_NAME}='{activation}-s{seed}'"]
+
+
+def _resolved_task(config) -> str:
+    # The hydra node cannot resolve outside a job (hydra.job.num is set by the launcher).
+    return OmegaConf.to_yaml(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]),
+                             resolve=True)
+
+
+@pytest.mark.parametrize(("hydra_overrides", "experiment"), [
+    ([], ()),
+    (["hydra.job.config.override_dirname.exclude_keys=[seed]"], ("+experiment=init_shift",)),
+])
+def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overrides,
+                                                      experiment):
+    master = hydra_loader.load_configuration("config", [*hydra_overrides, *experiment],
+                                             RunMode.MULTIRUN)
+    jobs = [_job(seed, activation, (*experiment, "lr=0.5", "dataset.n_train=100"))
+            for seed in (0, 1, 7) for activation in ("relu", "sigmoid")]
+    composed_before = len(launch._first_of_arm)
+    for overrides in jobs:
+        derived = launch.job_config(hydra_loader, master, overrides)
+        composed = hydra_loader.load_sweep_config(master, overrides)
+        assert OmegaConf.to_container(derived) == OmegaConf.to_container(composed), overrides
+        assert _resolved_task(derived) == _resolved_task(composed)
+        assert OmegaConf.is_struct(derived) and OmegaConf.is_struct(composed)
+    # One composition per arm; the other seeds' configs were derived.
+    assert len(launch._first_of_arm) - composed_before == 2
+
+
+def test_a_job_that_differs_in_more_than_the_seed_is_composed(hydra_loader):
+    master = hydra_loader.load_configuration("config", [], RunMode.MULTIRUN)
+    launch.job_config(hydra_loader, master, _job(0, "relu", ("lr=0.25",)))
+    other = launch.job_config(hydra_loader, master, _job(1, "relu", ("lr=0.75",)))
+    assert other.lr == 0.75 and other.seed == 1
+    assert other.hydra.overrides.task[:3] == ["seed=1", "activation=relu", "lr=0.75"]
