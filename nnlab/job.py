@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
+from threadpoolctl import threadpool_limits
 
 from nnlab.data import Dataset, load_dataset
 from nnlab.engine import (
@@ -143,9 +143,12 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     from nnlab import figures
 
     setup = build(config)
-    result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
-                   setup.shuffle_rng)
-    metrics = evaluate(setup.net, setup.data, config.loss)
+    # One BLAS thread whatever the process: on several, OpenBLAS sums some large products in
+    # another order, and the run would not be a function of its config alone.
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
+                       setup.shuffle_rng)
+        metrics = evaluate(setup.net, setup.data, config.loss)
     metrics |= {"train_time_s": result.train_time_s, "steps": float(result.steps)}
     logged = np.arange(0, len(result.loss_history), config.log_every)
     if len(result.loss_history) and logged[-1] != len(result.loss_history) - 1:
@@ -160,7 +163,3 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
         figures.fit(setup.net, setup.data, out_dir / "fit.png", title)
     return Outcome(metrics, logged, result.loss_history[logged], failure,
                    sorted(p.name for p in out_dir.iterdir()))
-
-
-def config_yaml(data: dict) -> str:
-    return yaml.safe_dump(data, sort_keys=False)

@@ -23,12 +23,15 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed, effective_n_jobs
+from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from nnlab import sweep
+
+WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 
 # Per worker process: the composed config of the first job of each arm, by the arm's overrides.
 _first_of_arm: dict[tuple[str, ...], DictConfig] = {}
@@ -88,10 +91,12 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
 
 def warm_up() -> None:
     """What every job imports: paid once per worker, while the launching process is busy."""
-    import matplotlib.figure  # noqa: F401
+    import matplotlib.backends.backend_agg  # noqa: F401
 
     import nnlab.run  # noqa: F401
-    import nnlab.tracking  # noqa: F401
+    from nnlab import tracking
+
+    tracking.preload()
 
 
 def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
@@ -121,14 +126,37 @@ def start_workers(options: dict[str, Any]) -> threading.Thread:
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
-    """Run the jobs in joblib's worker processes; their returns in the order of the jobs."""
+    """Run the jobs in joblib's worker processes; their returns in the order of the jobs.
+
+    When a worker dies (killed, out of memory), loky stops the whole pool: the runs in flight
+    are marked FAILED "worker died" and the jobs not started yet go on in a new pool.
+    """
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     singleton_state = Singleton.get_state()
-    return list(Parallel(**parallel_options(launcher.joblib))(
-        delayed(execute_job)(initial_job_idx + idx, overrides, launcher.hydra_context, config,
-                             launcher.task_function, singleton_state)
-        for idx, overrides in enumerate(job_overrides)
-    ))
+    pending = {initial_job_idx + i: list(overrides) for i, overrides in enumerate(job_overrides)}
+    returns: dict[int, JobReturn] = {}
+    while pending:
+        jobs = Parallel(**parallel_options(launcher.joblib), return_as="generator_unordered")(
+            delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
+                                 launcher.task_function, singleton_state)
+            for idx, overrides in list(pending.items()))
+        done_before = len(returns)
+        try:
+            for job in jobs:
+                idx = job.hydra_cfg.hydra.job.num
+                returns[idx] = job
+                del pending[idx]
+        except TerminatedWorkerError:
+            lost = set(sweep.close_unfinished(list(pending.values()), "FAILED", WORKER_DIED))
+            if not lost and len(returns) == done_before:
+                raise  # the pool died before any job ran: a new pool would too
+            for idx, overrides in list(pending.items()):
+                if sweep.job_env(overrides).get(sweep.RUN_NAME) in lost:
+                    task = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+                    returns[idx] = JobReturn(overrides=task, status=JobStatus.FAILED,
+                                             _return_value=sweep.WorkerDied(WORKER_DIED))
+                    del pending[idx]
+    return [returns[idx] for idx in sorted(returns)]

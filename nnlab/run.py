@@ -92,6 +92,9 @@ def cli() -> None:
         sys.exit(f"nnlab: config error: {error}")
     except sweep.JobCrashed as error:
         sys.exit(f"nnlab: {error}")
+    except sweep.Interrupted as error:
+        print(f"nnlab: {error}", file=sys.stderr)
+        sys.exit(130)  # the shell's code for a command stopped by Ctrl-C
     except (hydra.errors.HydraException, OmegaConfBaseException) as error:
         sys.exit(f"nnlab: config error: {_one_line(error)}")
 

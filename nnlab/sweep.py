@@ -10,11 +10,13 @@ After: one summary line, and an error if a job crashed (a divergence is a result
 import dataclasses
 import fcntl
 import os
+import signal
 import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -33,6 +35,14 @@ PROGRESS_FILE = ".nnlab_progress"
 
 class JobCrashed(RuntimeError):
     """One or more jobs raised; the message names them."""
+
+
+class WorkerDied(RuntimeError):
+    """The process running a job was killed (out of memory, a signal): the job's outcome."""
+
+
+class Interrupted(RuntimeError):
+    """The sweep was stopped (Ctrl-C, SIGTERM); the message says what became of its runs."""
 
 
 def new_sweep_id() -> str:
@@ -84,6 +94,29 @@ def code_version(commit: str | None) -> str:
 
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def job_env(overrides: list[str]) -> dict[str, str]:
+    """The NNLAB_* variables `register` gave a job, read back from its overrides."""
+    prefix = "++hydra.job.env_set."
+    env = {}
+    for override in overrides:
+        if override.startswith(prefix + "NNLAB_"):
+            key, _, quoted = override.removeprefix(prefix).partition("=")
+            env[key] = quoted[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    return env
+
+
+def close_unfinished(launched: list[list[str]], status: str, reason: str) -> list[str]:
+    """Mark the runs of these jobs' sweep that are still RUNNING, after their processes were
+    stopped; returns their names."""
+    from nnlab import tracking
+
+    envs = [job_env(overrides) for overrides in launched]
+    if not envs:
+        return []
+    return tracking.close_unfinished(envs[0][SWEEP_ID], {env[EXPERIMENT_ID] for env in envs},
+                                     status, reason)
 
 
 def _key(override: str) -> str:
@@ -169,6 +202,19 @@ def _finished_hashes(experiment_names: set[str]) -> dict[str, set[str]]:
     return {name: {run.tags.get(HASH_TAG) for run in tracking.find_runs(name)
                    if run.status == tracking.FINISHED}
             for name in experiment_names}
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`) stops the sweep the way Ctrl-C does."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report_progress(sweep_dir: Path, line: str) -> None:

@@ -4,16 +4,29 @@ The default store is embedded: SQLite in `./mlflow.db`, artifacts beside it in `
 `MLFLOW_TRACKING_URI` overrides it, a tracking server (`http://...`) included.
 """
 
+import fcntl
+import math
 import os
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 # nnlab's workers are short-lived processes: no telemetry thread in each of them.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# On a tracking server MLflow prints two "View run" lines per finished run, after a get_run
+# request of its own: a sweep already prints one line per run.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.entities import Metric, Param, Run, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.protos.databricks_pb2 import (  # noqa: E402
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 DEFAULT_DB = "mlflow.db"
@@ -21,6 +34,7 @@ ARTIFACTS_DIR = "mlartifacts"
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
+SEARCH_PAGE = 1000
 
 
 def tracking_uri() -> str:
@@ -30,6 +44,14 @@ def tracking_uri() -> str:
 
 def _client() -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri())
+
+
+def preload() -> None:
+    """Import what opening the store will need, without opening it (a worker warming up while
+    another process may be creating the store): for a SQL store, seconds of SQLAlchemy models
+    and alembic."""
+    if not tracking_uri().startswith(("http://", "https://")):
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def local_artifact_root(uri: str) -> str | None:
@@ -44,13 +66,34 @@ def ensure_experiment(name: str) -> str:
 
     Call it once, in the process that launches the jobs, before any worker starts: workers
     that each create a fresh SQLite store corrupt it, and workers that race to create the same
-    experiment put the loser's run into experiment 0.
+    experiment put the loser's run into experiment 0. Two sweeps started at once into one store
+    take turns here (a file lock beside a SQLite store; a server answers "already exists").
     """
-    client = _client()
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=local_artifact_root(tracking_uri()))
+    uri = tracking_uri()
+    with _store_lock(uri):
+        client = _client()
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=local_artifact_root(uri))
+        except MlflowException as error:
+            if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+            return client.get_experiment_by_name(name).experiment_id
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Exclusive use of a local SQLite store while it is created or changed; else nothing."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def start_run(experiment_id: str, run_name: str, params: dict[str, str],
@@ -93,8 +136,19 @@ def mark_run(run_id: str, status: str, tags: dict[str, str]) -> None:
     client.set_terminated(run_id, status=status)
 
 
-# Reading runs back (the report). Read-only: nothing below writes to the store.
-SEARCH_PAGE = 1000
+def close_unfinished(sweep_id: str, experiment_ids: Iterable[str], status: str,
+                     reason: str) -> list[str]:
+    """Close the sweep's runs still RUNNING, whose process is gone; returns their names."""
+    client = _client()
+    runs = client.search_runs(
+        list(experiment_ids), max_results=SEARCH_PAGE,
+        filter_string=f"tags.`nnlab.sweep_id` = '{sweep_id}' AND attributes.status = 'RUNNING'")
+    for run in runs:
+        mark_run(run.info.run_id, status, {"nnlab.failure": reason})
+    return [run.info.run_name for run in runs]
+
+
+# Reading runs back (the report, the rerun). Read-only: nothing below writes to the store.
 
 
 @dataclass(frozen=True)
@@ -111,14 +165,43 @@ class RunRecord:
     metrics: dict[str, float]  # the last value of each; per-step series: metric_histories
 
 
-def find_runs(experiment_name: str) -> list[RunRecord]:
-    """Every run of an experiment; LookupError naming the experiments there are if it is missing."""
+def _existing_store() -> MlflowClient:
+    """A client on the store; LookupError if its SQLite file is not there."""
     uri = tracking_uri()
     # Opening a SQLite store that is not there would create an empty one: reading writes nothing.
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise LookupError(f"no MLflow store at {uri} (run a sweep here first, or set "
                           "MLFLOW_TRACKING_URI)")
-    client = _client()
+    return _client()
+
+
+@contextmanager
+def _missing_as_lookup_error(message: str) -> Iterator[None]:
+    """MLflow's 'does not exist' as a LookupError with `message`; other errors pass through."""
+    try:
+        yield
+    except MlflowException as error:
+        if error.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        raise LookupError(message) from None
+
+
+def _record(run: Run) -> RunRecord:
+    return RunRecord(run.info.run_id, run.info.run_name, run.info.status, run.info.start_time,
+                     run.info.end_time, dict(run.data.params), dict(run.data.tags),
+                     dict(run.data.metrics))
+
+
+def get_run(run_id: str) -> RunRecord:
+    """One run by its id; LookupError naming the id if the store has no such run."""
+    client = _existing_store()
+    with _missing_as_lookup_error(f"no run '{run_id}' in {tracking_uri()}"):
+        return _record(client.get_run(run_id))
+
+
+def find_runs(experiment_name: str) -> list[RunRecord]:
+    """Every run of an experiment; LookupError naming the experiments there are if it is missing."""
+    client = _existing_store()
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         known = ", ".join(sorted(e.name for e in client.search_experiments())) or "none"
@@ -129,9 +212,7 @@ def find_runs(experiment_name: str) -> list[RunRecord]:
     while True:
         page = client.search_runs([experiment.experiment_id], max_results=SEARCH_PAGE,
                                   page_token=token)
-        records += [RunRecord(run.info.run_id, run.info.run_name, run.info.status,
-                              run.info.start_time, run.info.end_time, dict(run.data.params),
-                              dict(run.data.tags), dict(run.data.metrics)) for run in page]
+        records += [_record(run) for run in page]
         token = page.token
         if not token:
             return records
@@ -150,6 +231,22 @@ def metric_histories(run_ids: Iterable[str], key: str) -> dict[str, list[tuple[i
 
 def download_artifacts(run_id: str, paths: Iterable[str], directory: Path) -> list[Path]:
     """Copies of a run's artifacts (paths relative to its artifact root) in directory, which
-    must exist; the local store's files are copied too, so the caller may delete them."""
+    must exist; the local store's files are copied too, so the caller may delete them.
+    LookupError naming the run and the path if the run has no such artifact."""
     client = _client()
-    return [Path(client.download_artifacts(run_id, path, str(directory))) for path in paths]
+    copies = []
+    for path in paths:
+        with _missing_as_lookup_error(f"run {run_id} has no artifact {path}"):
+            copies.append(Path(client.download_artifacts(run_id, path, str(directory))))
+    return copies
+
+
+def same_value(logged: float, value: float) -> bool:
+    """Whether a metric read back from the store is exactly `value` as it was logged (a NaN
+    logged reads back as NaN, which is the same value here)."""
+    if math.isnan(value):
+        return math.isnan(logged)
+    if math.isinf(value):
+        # SQL stores cannot hold infinity: MLflow keeps +-inf there as +-max float.
+        return logged in (value, math.copysign(sys.float_info.max, value))
+    return logged == value

@@ -71,19 +71,6 @@ def test_metrics_are_the_same_with_one_worker_and_with_two(headline, tmp_path):
         assert a == b, name
 
 
-def test_sweep_of_40_runs_into_a_fresh_store_loses_nothing(tmp_path):
-    done = run_nnlab(tmp_path, "-m", "seed=range(20)", "activation=relu,sigmoid",
-                     "dataset.n_samples=320", "hydra.launcher.n_jobs=2")
-    assert done.returncode == 0, done.stderr
-    runs = all_runs(tmp_path)
-    assert len(runs) == 40
-    assert {run.info.status for run in runs} == {"FINISHED"}
-    assert len({run.info.run_name for run in runs}) == 40
-    experiments = {run.info.experiment_id for run in runs}
-    assert experiments == {store_client(tmp_path).get_experiment_by_name("nnlab").experiment_id}
-    assert "Traceback" not in done.stderr
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -44,8 +44,17 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns, start = [], 0
-        for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
-            returns.append(self.launcher.launch(batch, initial_job_idx=start))
-            start += len(batch)
+        try:
+            with sweep.sigterm_as_interrupt():
+                for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
+                    returns.append(self.launcher.launch(batch, initial_job_idx=start))
+                    start += len(batch)
+        except KeyboardInterrupt:
+            # The launcher has stopped its workers: their runs would stay RUNNING forever.
+            killed = sweep.close_unfinished(launched, "KILLED", "interrupted")
+            raise sweep.Interrupted(
+                f"interrupted: {len(killed)} runs in flight marked KILLED"
+                f"{' (' + ', '.join(killed) + ')' if killed else ''}; the same command runs "
+                "the rest (finished runs are skipped)") from None
         print(sweep.summarize([job for batch in returns for job in batch]), flush=True)
         return returns
