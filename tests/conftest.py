@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,26 @@ from mlflow.tracking import MlflowClient
 
 # A sincos run of 20 steps: the harness tests exercise the machinery, not the learning.
 SHORT = ["dataset.n_samples=640", "dataset.n_test=200"]
+# They need PostgreSQL and optional extras: they run only when named, `pytest tests/integration`.
+collect_ignore = ["integration"]
 
 
-def run_nnlab(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+def run_module(cwd: Path, module: str, *args: str, timeout: float = 300,
+               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m module args` in cwd, on the store there (MLFLOW_TRACKING_URI unset), with the
+    variables `env` set on top (a tracking server's MLFLOW_TRACKING_URI, say)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.run(
-        [sys.executable, "-m", "nnlab.run", *args,
-         f"hydra.sweep.dir={cwd}/multirun", f"hydra.run.dir={cwd}/outputs"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", module, *args],
+        cwd=cwd, env={**inherited, **(env or {})}, capture_output=True, text=True,
+        timeout=timeout,
     )
+
+
+def run_nnlab(cwd: Path, *args: str, timeout: float = 300,
+              env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_module(cwd, "nnlab.run", *args, f"hydra.sweep.dir={cwd}/multirun",
+                      f"hydra.run.dir={cwd}/outputs", timeout=timeout, env=env)
 
 
 def store_client(cwd: Path) -> MlflowClient:
