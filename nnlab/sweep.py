@@ -29,6 +29,8 @@ SWEEP_SIZE = "NNLAB_SWEEP_SIZE"
 GIT_COMMIT = "NNLAB_GIT_COMMIT"
 RUN_NAME = "NNLAB_RUN_NAME"
 HASH_TAG = "nnlab.config_hash"
+# `nnlab.sweep.<id>` on a run that sweep <id> skipped because it had finished before (resume).
+MEMBER_TAG_PREFIX = "nnlab.sweep."
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PROGRESS_FILE = ".nnlab_progress"
 
@@ -177,13 +179,20 @@ def register(job_overrides: list[list[str]],
     jobs = list(zip(job_overrides, run_configs, names, strict=True))
     commit = git_commit()
     version = code_version(commit)
-    finished = _finished_hashes({c.experiment_name for c in run_configs if c.resume})
-    todo = [(overrides, config, name) for overrides, config, name in jobs
-            if not (config.resume and schema.config_hash(config, version)
-                    in finished[config.experiment_name])]
-    skipped = f"skipped {len(jobs) - len(todo)} finished, " if len(todo) < len(jobs) else ""
+    finished = _finished_runs({c.experiment_name for c in run_configs if c.resume})
+    todo, reused = [], []
+    for overrides, config, name in jobs:
+        run_id = config.resume and finished[config.experiment_name].get(
+            schema.config_hash(config, version))
+        if run_id:
+            reused.append(run_id)
+        else:
+            todo.append((overrides, config, name))
+    skipped = f"skipped {len(reused)} finished, " if reused else ""
 
     shared = {SWEEP_ID: new_sweep_id(), SWEEP_SIZE: str(len(todo)), GIT_COMMIT: commit or ""}
+    # The finished runs a sweep skips are part of it too: the report of this sweep counts them.
+    tracking.tag_runs(reused, {MEMBER_TAG_PREFIX + shared[SWEEP_ID]: "finished before"})
     experiments = ", ".join(f"'{name}'" for name in experiment_ids)
     print(f"nnlab: {skipped}running {len(todo)} -> experiment {experiments} at "
           f"{tracking.tracking_uri()} (sweep {shared[SWEEP_ID]})", flush=True)
@@ -195,11 +204,11 @@ def register(job_overrides: list[list[str]],
     return launched
 
 
-def _finished_hashes(experiment_names: set[str]) -> dict[str, set[str]]:
-    """Per experiment, the config hashes of its FINISHED runs (one query per experiment)."""
+def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, str]]:
+    """Per experiment, its FINISHED runs' ids by config hash (one query per experiment)."""
     from nnlab import tracking
 
-    return {name: {run.tags.get(HASH_TAG) for run in tracking.find_runs(name)
+    return {name: {run.tags.get(HASH_TAG): run.run_id for run in tracking.find_runs(name)
                    if run.status == tracking.FINISHED}
             for name in experiment_names}
 

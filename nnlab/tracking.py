@@ -136,6 +136,13 @@ def mark_run(run_id: str, status: str, tags: dict[str, str]) -> None:
     client.set_terminated(run_id, status=status)
 
 
+def tag_runs(run_ids: Iterable[str], tags: dict[str, str]) -> None:
+    """Add tags to existing runs, whatever their status."""
+    client = _client()
+    for run_id in run_ids:
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
 def close_unfinished(sweep_id: str, experiment_ids: Iterable[str], status: str,
                      reason: str) -> list[str]:
     """Close the sweep's runs still RUNNING, whose process is gone; returns their names."""

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from conftest import SHORT, all_runs, run_nnlab, store_client
 
+from nnlab.report import load_runs
+
 CONTRACT_METRICS = {"final_train_loss", "test_loss", "train_time_s", "steps", "test_mse",
                     "test_mae"}
 
@@ -128,14 +130,19 @@ def test_a_crashing_job_is_failed_with_its_message_and_the_others_finish(tmp_pat
     assert last_line.startswith("nnlab: 3 runs: ") and "1 crashed: seed=1" in last_line
 
 
-def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path):
+def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     first = run_nnlab(tmp_path, "-m", "seed=0,1", *SHORT)
     assert first.returncode == 0, first.stderr
     again = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT)
     assert again.returncode == 0, again.stderr
     assert "skipped 2 finished, running 1 " in again.stdout
     assert sorted(run.info.run_name for run in all_runs(tmp_path)) == ["s0", "s1", "s2"]
+    # The report of the resumed sweep counts the runs it skipped: all three seeds.
+    assert sorted(load_runs("nnlab")["run_name"]) == ["s0", "s1", "s2"]
     forced = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT, "resume=false")
     assert forced.returncode == 0, forced.stderr
     assert "running 3 " in forced.stdout and "skipped" not in forced.stdout
     assert len(all_runs(tmp_path)) == 6
+    latest = load_runs("nnlab")
+    assert len(latest) == 3 and latest["sweep_id"].nunique() == 1

@@ -20,6 +20,7 @@ from nnlab import job, schema, tracking
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
+from nnlab.sweep import MEMBER_TAG_PREFIX
 
 SWEEP_TAG = "nnlab.sweep_id"
 HASH_TAG = "nnlab.config_hash"
@@ -100,17 +101,21 @@ def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
                 "status": record.status, "outcome": outcome(record.status, failure),
                 "failure": failure, "start_time": record.start_time,
                 "end_time": record.end_time, "run_id": record.run_id}
-        rows.append(meta | record.params | {f"metric:{k}": v for k, v in record.metrics.items()})
+        row = meta | record.params | {f"metric:{k}": v for k, v in record.metrics.items()}
+        rows.append(row)
+        # A run a later sweep skipped as finished (resume) belongs to that sweep too.
+        rows += [row | {"sweep_id": key.removeprefix(MEMBER_TAG_PREFIX)}
+                 for key in record.tags if key.startswith(MEMBER_TAG_PREFIX)]
     return pd.DataFrame(rows)
 
 
 def _sweeps(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per sweep id, oldest first: when it started, how many runs, whether it is done."""
+    """One row per sweep id, oldest first (ids begin with their start time): how many runs,
+    whether some still run."""
     return (table.assign(running=table["outcome"].eq(RUNNING))
             .groupby("sweep_id", dropna=False)
-            .agg(started=("start_time", "min"), runs=("run_id", "size"),
-                 running=("running", "any"))
-            .sort_values("started"))
+            .agg(runs=("run_id", "size"), running=("running", "any"))
+            .sort_index())
 
 
 def _choose(table: pd.DataFrame, experiment: str,
@@ -122,7 +127,7 @@ def _choose(table: pd.DataFrame, experiment: str,
         if complete.empty:
             raise ReportError(f"experiment '{experiment}' has no complete sweep of two runs or "
                               "more: pass --sweep ID or --sweep all")
-        newer = sweeps[sweeps["running"] & (sweeps["started"] > complete["started"].iloc[-1])]
+        newer = sweeps[sweeps["running"] & (sweeps.index > complete.index[-1])]
         return [complete.index[-1]], list(newer.index)
     if sweep == ALL_SWEEPS:
         return list(sweeps.index), []
