@@ -150,6 +150,12 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
                        setup.shuffle_rng)
         metrics = evaluate(setup.net, setup.data, config.loss)
     metrics |= {"train_time_s": result.train_time_s, "steps": float(result.steps)}
+    if result.steps:
+        metrics["time_per_step_ms"] = 1000 * result.train_time_s / result.steps
+    if config.loss_threshold is not None:
+        reached = np.flatnonzero(result.loss_history <= config.loss_threshold)
+        if len(reached):
+            metrics["steps_to_threshold"] = float(reached[0] + 1)
     logged = np.arange(0, len(result.loss_history), config.log_every)
     if len(result.loss_history) and logged[-1] != len(result.loss_history) - 1:
         logged = np.append(logged, len(result.loss_history) - 1)

@@ -69,6 +69,9 @@ class RunConfig:
     l1: float = 0.0
     l2: float = 0.0
     log_every: int = 1
+    # A train loss to time the learning by: the run logs steps_to_threshold, the steps taken
+    # until the batch loss first falls to it (not logged if it never does).
+    loss_threshold: float | None = None
     # A sweep skips every job whose config already has a FINISHED run (false: run them all).
     resume: bool = True
     init: InitConfig = field(default_factory=InitConfig)
@@ -107,6 +110,8 @@ def validate(config: RunConfig) -> None:
         check(all(width >= 1 for width in config.hidden), "hidden", config.hidden,
               "a list of ints >= 1, e.g. [16], or [] for no hidden layer")
         check(config.log_every >= 1, "log_every", config.log_every, "an int >= 1")
+        check(config.loss_threshold is None or config.loss_threshold > 0, "loss_threshold",
+              config.loss_threshold, "a float > 0, or null")
         check(math.isfinite(config.l1) and math.isfinite(config.l2), "l1/l2",
               (config.l1, config.l2), "finite floats >= 0")
         build(config, check_only=True)
