@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint bench demo ui reports clean
+.PHONY: install test test-integration lint bench demo ui server reports clean
 
 EXPERIMENTS  := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 # The reports' own store, kept out of git: re-running `make reports` re-runs every sweep.
@@ -21,6 +21,13 @@ test: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 	$(PYTHON) -m pytest -q
 
+# PostgreSQL and MLflow's basic auth: a system package and optional extras, kept out of `make test`.
+test-integration: $(STAMP)
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+	$(PYTHON) -m pip install --quiet -e '.[dev,postgres,auth]'
+	$(PYTHON) -m pytest -q tests/integration
+
 lint: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 
@@ -34,6 +41,9 @@ demo: $(STAMP)
 
 ui: $(STAMP)
 	$(PYTHON) -m nnlab.ui
+
+server: $(STAMP)
+	$(PYTHON) -m nnlab.server
 
 reports: $(STAMP)
 	rm -rf $(REPORT_STORE) && mkdir -p $(REPORT_STORE)

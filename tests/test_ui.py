@@ -1,19 +1,24 @@
 """`python -m nnlab.ui`: a real MLflow server on a real store, queried over its REST API."""
 
 import base64
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tracking_server import (
+    STARTUP_TIMEOUT_S,
+    env_without_tracking_uri,
+    free_port,
+    get_json,
+    group_members,
+    running,
+)
 
 from nnlab import tracking
 
@@ -21,7 +26,6 @@ from nnlab import tracking
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
-STARTUP_TIMEOUT_S = 60
 EXPERIMENT = "ui-demo"
 
 
@@ -34,39 +38,6 @@ class Server:
     stdout: Path
     experiment_id: str
     run_ids: set[str]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env_without_tracking_uri() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-
-
-def _group_members(pgid: int) -> list[str]:
-    """Command lines of the live processes in process group `pgid` (Linux /proc)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # Fields after the command name, which may itself contain spaces and parentheses.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z":
-            members.append(cmdline.replace(b"\0", b" ").decode())
-    return members
-
-
-def _json(url: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
 
 
 def _make_store(store: Path) -> tuple[str, set[str]]:
@@ -87,53 +58,12 @@ def _make_store(store: Path) -> tuple[str, set[str]]:
     return experiment_id, run_ids
 
 
-def _wait_for_health(process: subprocess.Popen, base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/health", timeout=5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"no /health answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Ctrl-C as a terminal sends it (to the whole group), then check nothing is left."""
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        pytest.fail("the server ignored Ctrl-C for 30 s")
-    deadline = time.monotonic() + 10
-    while (left := _group_members(process.pid)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not left, f"processes left after Ctrl-C: {left}"
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     store = tmp_path_factory.mktemp("store").resolve()
     experiment_id, run_ids = _make_store(store)
-    port = _free_port()
-    stdout, stderr = store / "ui.out", store / "ui.err"
-    with stdout.open("w") as out, stderr.open("w") as err:
-        # Own session: the teardown's Ctrl-C reaches the server's whole tree and nothing else.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nnlab.ui", "--port", str(port)],
-            cwd=store, env=_env_without_tracking_uri(), stdout=out, stderr=err,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(process, base_url, stderr)
-        yield Server(process, base_url, port, store, stdout, experiment_id, run_ids)
-    finally:
-        _stop(process)
+    with running("nnlab.ui", [], store) as ui:
+        yield Server(ui.process, ui.base_url, ui.port, store, ui.stdout, experiment_id, run_ids)
 
 
 def test_ui_prints_the_store_and_its_url(server: Server):
@@ -143,8 +73,8 @@ def test_ui_prints_the_store_and_its_url(server: Server):
 
 
 def test_ui_serves_runs_of_the_default_store_on_localhost(server: Server):
-    found = _json(f"{server.base_url}/api/2.0/mlflow/runs/search",
-                  {"experiment_ids": [server.experiment_id]})["runs"]
+    found = get_json(f"{server.base_url}/api/2.0/mlflow/runs/search",
+                     {"experiment_ids": [server.experiment_id]})["runs"]
 
     assert {run["info"]["run_id"] for run in found} == server.run_ids
     assert all(run["data"]["metrics"][0]["key"] == "loss" for run in found)
@@ -152,14 +82,14 @@ def test_ui_serves_runs_of_the_default_store_on_localhost(server: Server):
 
 def test_ui_finds_experiments_by_name(server: Server):
     query = urllib.parse.urlencode({"experiment_name": EXPERIMENT})
-    experiment = _json(f"{server.base_url}/api/2.0/mlflow/experiments/get-by-name?{query}")
+    experiment = get_json(f"{server.base_url}/api/2.0/mlflow/experiments/get-by-name?{query}")
 
     assert experiment["experiment"]["experiment_id"] == server.experiment_id
 
 
 def test_ui_serves_file_artifacts_as_the_ui_requests_them(server: Server):
     run_id = min(server.run_ids)
-    listing = _json(f"{server.base_url}/ajax-api/2.0/mlflow/artifacts/list?run_uuid={run_id}")
+    listing = get_json(f"{server.base_url}/ajax-api/2.0/mlflow/artifacts/list?run_uuid={run_id}")
     query = urllib.parse.urlencode({"path": "curve.png", "run_uuid": run_id})
     with urllib.request.urlopen(f"{server.base_url}/get-artifact?{query}", timeout=30) as response:
         content_type, body = response.headers["Content-Type"], response.read()
@@ -170,10 +100,10 @@ def test_ui_serves_file_artifacts_as_the_ui_requests_them(server: Server):
 
 
 def test_experiments_created_in_the_ui_keep_artifacts_beside_the_store(server: Server):
-    created = _json(f"{server.base_url}/api/2.0/mlflow/experiments/create",
-                    {"name": "made-in-the-ui"})
-    experiment = _json(f"{server.base_url}/api/2.0/mlflow/experiments/get"
-                       f"?experiment_id={created['experiment_id']}")["experiment"]
+    created = get_json(f"{server.base_url}/api/2.0/mlflow/experiments/create",
+                       {"name": "made-in-the-ui"})
+    experiment = get_json(f"{server.base_url}/api/2.0/mlflow/experiments/get"
+                          f"?experiment_id={created['experiment_id']}")["experiment"]
 
     # A file: location, not mlflow-artifacts:/, so nnlab's SQLite workers can log into it.
     root = (server.store / tracking.ARTIFACTS_DIR).as_uri()
@@ -181,7 +111,7 @@ def test_experiments_created_in_the_ui_keep_artifacts_beside_the_store(server: S
 
 
 def test_ui_is_one_server_process_with_one_worker_and_no_job_runner(server: Server):
-    members = _group_members(server.process.pid)
+    members = group_members(server.process.pid)
 
     assert len(members) == 2, members
     assert not [m for m in members if "huey" in m or "_job_runner" in m], members
@@ -194,7 +124,7 @@ def test_ui_refuses_a_taken_port_with_one_line(tmp_path: Path):
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "nnlab.ui", "--port", str(port)],
-            cwd=tmp_path, env=_env_without_tracking_uri(), capture_output=True, text=True,
+            cwd=tmp_path, env=env_without_tracking_uri(), capture_output=True, text=True,
             timeout=STARTUP_TIMEOUT_S,
         )
 
@@ -206,7 +136,7 @@ def test_ui_refuses_a_taken_port_with_one_line(tmp_path: Path):
 
 def test_ui_refuses_a_tracking_uri_that_is_already_a_server(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "nnlab.ui", "--port", str(_free_port())],
+        [sys.executable, "-m", "nnlab.ui", "--port", str(free_port())],
         cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"},
         capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
     )
