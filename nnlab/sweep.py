@@ -12,6 +12,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -162,6 +163,17 @@ def check(job_overrides: list[list[str]],
     for variable in BLAS_THREADS:
         os.environ[variable] = "1"
     return run_configs
+
+
+def warn_if_store_is_local(launcher_target: str) -> None:
+    """A launcher that runs jobs on other machines cannot reach a store in a local file."""
+    from nnlab import tracking
+
+    uri = tracking.tracking_uri()
+    if "slurm" in launcher_target.lower() and not uri.startswith(("http://", "https://")):
+        print(f"nnlab: warning: Slurm runs the jobs on other machines, which cannot reach the "
+              f"store {uri} (nor its artifacts) on this one: start `python -m nnlab.server` "
+              "and set MLFLOW_TRACKING_URI=http://HOST:PORT", file=sys.stderr, flush=True)
 
 
 def register(job_overrides: list[list[str]],

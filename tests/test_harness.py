@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import SHORT, all_runs, run_nnlab, store_client
 
+from nnlab import sweep
 from nnlab.report import load_runs
 
 CONTRACT_METRICS = {"final_train_loss", "test_loss", "train_time_s", "steps", "test_mse",
@@ -146,3 +147,15 @@ def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path, monkeypa
     assert len(all_runs(tmp_path)) == 6
     latest = load_runs("nnlab")
     assert len(latest) == 3 and latest["sweep_id"].nunique() == 1
+
+
+def test_a_slurm_sweep_into_a_local_store_is_warned_to_use_a_server(capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    sweep.warn_if_store_is_local("hydra_plugins.hydra_submitit_launcher.submitit_launcher."
+                                 "SlurmLauncher")
+    assert "python -m nnlab.server" in capsys.readouterr().err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.lab:5000")
+    sweep.warn_if_store_is_local("hydra_plugins.hydra_submitit_launcher.submitit_launcher."
+                                 "SlurmLauncher")
+    sweep.warn_if_store_is_local("hydra_plugins.nnlab_launcher.nnlab_launcher.NnlabLauncher")
+    assert capsys.readouterr().err == ""

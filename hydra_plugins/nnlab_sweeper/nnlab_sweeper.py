@@ -38,6 +38,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         start_workers = getattr(self.launcher, "start_workers", None)
         if start_workers is not None:
             start_workers()
+        sweep.warn_if_store_is_local(str(self.config.hydra.launcher._target_))
         launched = sweep.register(jobs, run_configs)
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
