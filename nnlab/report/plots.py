@@ -57,6 +57,8 @@ METRIC_LABELS = {
     "test_logloss": "test log-loss (nats)",
     "train_time_s": "training time (s)",
     "steps": "steps (updates)",
+    "time_per_step_ms": "time per step (ms)",
+    "steps_to_threshold": "steps to the loss threshold (updates)",
     "dead_units_frac": "dead hidden units (fraction)",
 }
 
