@@ -103,6 +103,10 @@ def build(config: RunConfig, check_only: bool = False) -> Setup:
     return Setup(data, net, train_config, shuffle_rng)
 
 
+# Durations: they differ between any two runs of one config, whatever the runs compute.
+WALL_CLOCK_METRICS = ("train_time_s", "time_per_step_ms")
+
+
 def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
     """The cost on both splits and the yardsticks that do not depend on the cost."""
     metrics = {

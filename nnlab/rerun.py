@@ -21,8 +21,6 @@ from omegaconf.errors import OmegaConfBaseException
 from nnlab import job, schema, sweep, tracking
 
 SERIES = "train_loss"  # the per-step metric of a run, compared point by point
-# How long the loop took: it differs between any two runs, whatever they compute.
-WALL_CLOCK = ("train_time_s",)
 FAILURE_TAG = "nnlab.failure"
 COMMIT_TAG = "mlflow.source.git.commit"
 
@@ -52,7 +50,7 @@ def retrain(record: tracking.RunRecord, directory: Path) -> job.Outcome:
 def final_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """The metrics a rerun must reproduce: all but the wall-clock ones and the series."""
     return {key: float(value) for key, value in metrics.items()
-            if key not in WALL_CLOCK and key != SERIES}
+            if key not in job.WALL_CLOCK_METRICS and key != SERIES}
 
 
 def _same(logged: float | None, recomputed: float | None) -> bool:

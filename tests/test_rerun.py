@@ -56,7 +56,7 @@ def test_a_finished_run_reruns_identical(store):
     run = _runs(store)[FINISHED]
     done = rerun_process(store, run.info.run_id)
     assert done.returncode == 0, done.stdout + done.stderr
-    # final_train_loss, test_loss, test_mse, test_mae, steps; train_time_s cannot reproduce.
+    # final_train_loss, test_loss, test_mse, test_mae, steps; the durations cannot reproduce.
     assert done.stdout.splitlines() == [
         f"rerun {run.info.run_id} ({FINISHED}): 5 metrics and 20 train_loss points identical"]
 
