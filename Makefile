@@ -21,11 +21,12 @@ test: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 	$(PYTHON) -m pytest -q
 
-# PostgreSQL and MLflow's basic auth: a system package and optional extras, kept out of `make test`.
+# PostgreSQL, MLflow's basic auth, submitit: a system package and optional extras, kept out of
+# `make test`.
 test-integration: $(STAMP)
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
-	$(PYTHON) -m pip install --quiet -e '.[dev,postgres,auth]'
+	$(PYTHON) -m pip install --quiet -e '.[dev,postgres,auth,slurm]'
 	$(PYTHON) -m pytest -q tests/integration
 
 lint: $(STAMP)
