@@ -25,6 +25,8 @@ ConfigStore.instance().store(group="hydra/launcher", name="nnlab", node=NnlabLau
 
 class NnlabLauncher(JoblibLauncher):
     _starting: threading.Thread | None = None
+    # On Ctrl-C joblib terminates the workers: the sweeper may close their runs as KILLED.
+    stops_jobs_when_interrupted = True
 
     def start_workers(self) -> None:
         """Called by nnlab's sweeper once the jobs are checked, before it prepares the store."""

@@ -51,6 +51,11 @@ class NnlabSweeper(BasicSweeper, Sweeper):
                     returns.append(self.launcher.launch(batch, initial_job_idx=start))
                     start += len(batch)
         except KeyboardInterrupt:
+            if not getattr(self.launcher, "stops_jobs_when_interrupted", False):
+                # submitit's jobs, say, run on: marking their runs KILLED would be wrong.
+                raise sweep.Interrupted("interrupted: this launcher's jobs may still be running "
+                                        "(on Slurm: scancel them); the same command runs the "
+                                        "rest (finished runs are skipped)") from None
             # The launcher has stopped its workers: their runs would stay RUNNING forever.
             killed = sweep.close_unfinished(launched, "KILLED", "interrupted")
             raise sweep.Interrupted(
