@@ -143,6 +143,9 @@ def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path, monkeypa
     assert sorted(run.info.run_name for run in all_runs(tmp_path)) == ["s0", "s1", "s2"]
     # The report of the resumed sweep counts the runs it skipped: all three seeds.
     assert sorted(load_runs("nnlab")["run_name"]) == ["s0", "s1", "s2"]
+    done = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT)
+    assert done.returncode == 0, done.stderr
+    assert "skipped 3 finished, running 0 " in done.stdout and len(all_runs(tmp_path)) == 3
     forced = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT, "resume=false")
     assert forced.returncode == 0, forced.stderr
     assert "running 3 " in forced.stdout and "skipped" not in forced.stdout

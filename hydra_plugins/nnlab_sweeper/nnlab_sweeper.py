@@ -45,6 +45,9 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns, start = [], 0
+        if not launched:
+            print("0 runs: every job had finished before", flush=True)
+            return returns
         try:
             with sweep.sigterm_as_interrupt():
                 for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
