@@ -15,11 +15,16 @@ SHORT = ["dataset.n_samples=640", "dataset.n_test=200"]
 collect_ignore = ["integration"]
 
 
+def env_without_tracking_uri() -> dict[str, str]:
+    """This environment, less MLFLOW_TRACKING_URI: a test's store is its own directory's."""
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+
 def run_module(cwd: Path, module: str, *args: str, timeout: float = 300,
                env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m module args` in cwd, on the store there (MLFLOW_TRACKING_URI unset), with the
     variables `env` set on top (a tracking server's MLFLOW_TRACKING_URI, say)."""
-    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    inherited = env_without_tracking_uri()
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd, env={**inherited, **(env or {})}, capture_output=True, text=True,

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import all_runs, run_nnlab, store_client
+from conftest import all_runs, env_without_tracking_uri, run_nnlab, store_client
 
 SWEEP_40 = ["-m", "seed=range(20)", "activation=relu,sigmoid", "dataset.n_samples=320",
             "hydra.launcher.n_jobs=2"]
@@ -22,10 +22,10 @@ SLOW = ["dataset.n_samples=640", "dataset.n_test=200", "epochs=1000", "log_every
 
 
 def start_nnlab(cwd: Path, *args: str, sweep_dir: str = "multirun") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(
         [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={cwd / sweep_dir}"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=cwd, env=env_without_tracking_uri(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
 
 
 def wait_for_runs(sweep: subprocess.Popen, cwd: Path, status: str, count: int,

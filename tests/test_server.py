@@ -1,9 +1,6 @@
 """`python -m nnlab.server`: sweeps log through a real tracking server, which keeps their runs and
 artifacts; everything is read back over its REST API, as a client on another machine reads it."""
 
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +9,16 @@ import pytest
 from tracking_server import (
     DIVERGING_EXPERIMENT,
     PROXIED,
-    STARTUP_TIMEOUT_S,
     Running,
     Sweeps,
     check_artifacts,
     check_diverged,
+    check_lean,
     check_sweep_runs,
     check_train_loss,
-    env_without_tracking_uri,
-    group_members,
     running,
     search_runs,
+    start_on_a_taken_port,
     sweep_through,
 )
 
@@ -87,22 +83,11 @@ def test_workers_keep_nothing_and_the_server_keeps_its_own_store(served: Served)
 
 
 def test_server_is_one_process_with_one_worker_and_no_job_runner(served: Served):
-    members = group_members(served.server.process.pid)
-
-    assert len(members) == 2, members
-    assert not [m for m in members if "huey" in m or "_job_runner" in m], members
+    check_lean(served.server.process.pid)
 
 
 def test_server_refuses_a_taken_port_with_one_line(tmp_path: Path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "nnlab.server", "--port", str(port)],
-            cwd=tmp_path, env=env_without_tracking_uri(), capture_output=True, text=True,
-            timeout=STARTUP_TIMEOUT_S,
-        )
+    port, result = start_on_a_taken_port("nnlab.server", tmp_path)
 
     assert result.returncode == 1
     assert result.stdout == ""

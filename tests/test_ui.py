@@ -2,7 +2,6 @@
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -13,11 +12,11 @@ from pathlib import Path
 import pytest
 from tracking_server import (
     STARTUP_TIMEOUT_S,
-    env_without_tracking_uri,
+    check_lean,
     free_port,
     get_json,
-    group_members,
     running,
+    start_on_a_taken_port,
 )
 
 from nnlab import tracking
@@ -111,22 +110,11 @@ def test_experiments_created_in_the_ui_keep_artifacts_beside_the_store(server: S
 
 
 def test_ui_is_one_server_process_with_one_worker_and_no_job_runner(server: Server):
-    members = group_members(server.process.pid)
-
-    assert len(members) == 2, members
-    assert not [m for m in members if "huey" in m or "_job_runner" in m], members
+    check_lean(server.process.pid)
 
 
 def test_ui_refuses_a_taken_port_with_one_line(tmp_path: Path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "nnlab.ui", "--port", str(port)],
-            cwd=tmp_path, env=env_without_tracking_uri(), capture_output=True, text=True,
-            timeout=STARTUP_TIMEOUT_S,
-        )
+    port, result = start_on_a_taken_port("nnlab.ui", tmp_path)
 
     assert result.returncode != 0
     assert result.stdout == ""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import SHORT, run_nnlab
+from conftest import SHORT, env_without_tracking_uri, run_nnlab
 
 STARTUP_TIMEOUT_S = 60
 PROXIED = "mlflow-artifacts:/"
@@ -71,10 +71,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def env_without_tracking_uri() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-
-
 def group_members(pgid: int) -> list[str]:
     """Command lines of the live processes in process group `pgid` (Linux /proc)."""
     members = []
@@ -89,6 +85,26 @@ def group_members(pgid: int) -> list[str]:
         if group == pgid and state != "Z":
             members.append(cmdline.replace(b"\0", b" ").decode())
     return members
+
+
+def check_lean(pid: int) -> None:
+    """The server started as `pid` is one CLI process and one worker, with no job runner."""
+    members = group_members(pid)
+    assert len(members) == 2, members
+    assert not [m for m in members if "huey" in m or "_job_runner" in m], members
+
+
+def start_on_a_taken_port(module: str, cwd: Path) -> tuple[int, subprocess.CompletedProcess]:
+    """`python -m module --port P` while P is taken: the port and how the command ended."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        return port, subprocess.run(
+            [sys.executable, "-m", module, "--port", str(port)],
+            cwd=cwd, env=env_without_tracking_uri(), capture_output=True, text=True,
+            timeout=STARTUP_TIMEOUT_S,
+        )
 
 
 def get_json(url: str, body: dict | None = None) -> dict:
