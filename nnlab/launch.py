@@ -39,8 +39,7 @@ _first_of_arm: dict[tuple[str, ...], DictConfig] = {}
 
 def _is_per_job(override: str) -> bool:
     """The overrides in which the jobs of one arm differ: the seed and nnlab's run name."""
-    key = override.lstrip("+~").partition("=")[0]
-    return key in ("seed", f"hydra.job.env_set.{sweep.RUN_NAME}")
+    return sweep.override_key(override) in ("seed", f"hydra.job.env_set.{sweep.RUN_NAME}")
 
 
 def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -155,7 +154,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 raise  # the pool died before any job ran: a new pool would too
             for idx, overrides in list(pending.items()):
                 if sweep.job_env(overrides).get(sweep.RUN_NAME) in lost:
-                    task = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+                    task = [o for o in overrides
+                            if not sweep.override_key(o).startswith("hydra.")]
                     returns[idx] = JobReturn(overrides=task, status=JobStatus.FAILED,
                                              _return_value=sweep.WorkerDied(WORKER_DIED))
                     del pending[idx]

@@ -122,13 +122,14 @@ def close_unfinished(launched: list[list[str]], status: str, reason: str) -> lis
                                      status, reason)
 
 
-def _key(override: str) -> str:
+def override_key(override: str) -> str:
+    """The key an override sets: `seed` for `seed=3`, `hydra.job.env_set.X` for `++hydra...=`."""
     return override.lstrip("+~").partition("=")[0]
 
 
 def _seed(overrides: list[str]) -> int | None:
     for override in overrides:
-        if _key(override) == "seed":
+        if override_key(override) == "seed":
             value = override.partition("=")[2]
             try:
                 return int(value)
@@ -148,7 +149,7 @@ def check(job_overrides: list[list[str]],
     checked: dict[tuple[str, ...], schema.RunConfig] = {}
     run_configs = []
     for overrides in job_overrides:
-        rest = tuple(o for o in overrides if _key(o) != "seed")
+        rest = tuple(o for o in overrides if override_key(o) != "seed")
         seed = _seed(overrides)
         if rest not in checked:
             config = schema.to_run_config(compose(list(rest)))
@@ -170,7 +171,7 @@ def warn_if_store_is_local(launcher_target: str) -> None:
     from nnlab import tracking
 
     uri = tracking.tracking_uri()
-    if "slurm" in launcher_target.lower() and not uri.startswith(("http://", "https://")):
+    if "slurm" in launcher_target.lower() and not tracking.is_server(uri):
         print(f"nnlab: warning: Slurm runs the jobs on other machines, which cannot reach the "
               f"store {uri} (nor its artifacts) on this one: start `python -m nnlab.server` "
               "and set MLFLOW_TRACKING_URI=http://HOST:PORT", file=sys.stderr, flush=True)

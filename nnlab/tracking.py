@@ -46,11 +46,16 @@ def _client() -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri())
 
 
+def is_server(uri: str) -> bool:
+    """Whether `uri` is a tracking server's (the runs are logged over HTTP)."""
+    return uri.startswith(("http://", "https://"))
+
+
 def preload() -> None:
     """Import what opening the store will need, without opening it (a worker warming up while
     another process may be creating the store): for a SQL store, seconds of SQLAlchemy models
     and alembic."""
-    if not tracking_uri().startswith(("http://", "https://")):
+    if not is_server(tracking_uri()):
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 

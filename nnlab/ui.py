@@ -12,7 +12,7 @@ from collections.abc import Sequence
 # Importing tracking loads mlflow (~2 s) but keeps one definition of the default store; the
 # cost is paid once, since main() then replaces this process with the server.
 from nnlab.server import serve, server_command
-from nnlab.tracking import local_artifact_root, tracking_uri
+from nnlab.tracking import is_server, local_artifact_root, tracking_uri
 
 
 def _local_store_options(uri: str) -> list[str]:
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     uri = tracking_uri()
-    if uri.startswith(("http://", "https://")):
+    if is_server(uri):
         print(f"nnlab.ui: MLFLOW_TRACKING_URI is already a tracking server: open {uri}",
               file=sys.stderr)
         return 2

@@ -54,16 +54,15 @@ class NnlabSweeper(BasicSweeper, Sweeper):
                     returns.append(self.launcher.launch(batch, initial_job_idx=start))
                     start += len(batch)
         except KeyboardInterrupt:
-            if not getattr(self.launcher, "stops_jobs_when_interrupted", False):
+            if getattr(self.launcher, "stops_jobs_when_interrupted", False):
+                # The launcher has stopped its workers: their runs would stay RUNNING forever.
+                killed = sweep.close_unfinished(launched, "KILLED", "interrupted")
+                outcome = (f"{len(killed)} runs in flight marked KILLED"
+                           f"{' (' + ', '.join(killed) + ')' if killed else ''}")
+            else:
                 # submitit's jobs, say, run on: marking their runs KILLED would be wrong.
-                raise sweep.Interrupted("interrupted: this launcher's jobs may still be running "
-                                        "(on Slurm: scancel them); the same command runs the "
-                                        "rest (finished runs are skipped)") from None
-            # The launcher has stopped its workers: their runs would stay RUNNING forever.
-            killed = sweep.close_unfinished(launched, "KILLED", "interrupted")
-            raise sweep.Interrupted(
-                f"interrupted: {len(killed)} runs in flight marked KILLED"
-                f"{' (' + ', '.join(killed) + ')' if killed else ''}; the same command runs "
-                "the rest (finished runs are skipped)") from None
+                outcome = "this launcher's jobs may still be running (on Slurm: scancel them)"
+            raise sweep.Interrupted(f"interrupted: {outcome}; the same command runs the rest "
+                                    "(finished runs are skipped)") from None
         print(sweep.summarize([job for batch in returns for job in batch]), flush=True)
         return returns
