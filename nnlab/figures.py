@@ -1,7 +1,12 @@
 """The per-run figures: the training curve and the fit (prediction vs truth, or the decision
 boundary of a 2-D classifier). Plain matplotlib on the Agg canvas: no pyplot state, no display.
+
+A sweep's worker draws the same two figures for every run, so it keeps one Figure per size and
+only replaces what it plots: a new Figure builds its axes, ticks and text layouts again, about a
+third of the time a figure takes. The picture is the same as on a new Figure (tests check it).
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +19,33 @@ from nnlab.data import Dataset
 from nnlab.engine import Network, class_probabilities, predict
 
 
-def _save(figure: Figure, path: Path) -> None:
+@functools.cache
+def _axes(size: tuple[float, float]) -> Axes:
+    figure = Figure(figsize=size)
     FigureCanvasAgg(figure)
     # Fixed margins: tight_layout draws the figure twice, and the figures are a large share of
     # the time a short run takes.
     figure.subplots_adjust(left=0.16, bottom=0.14, right=0.97, top=0.9)
-    figure.savefig(path, dpi=100)
+    return figure.add_subplot()
+
+
+def _blank_axes(size: tuple[float, float]) -> Axes:
+    """This process's axes of that size, as a new Figure's would be once the labels are set."""
+    ax = _axes(size)
+    for artist in [*ax.lines, *ax.collections]:
+        artist.remove()
+    if ax.legend_ is not None:
+        ax.legend_.remove()
+    ax.set_prop_cycle(None)  # the next line is C0 again
+    ax.set_yscale("linear")
+    ax.relim()
+    ax.set_autoscale_on(True)
+    return ax
 
 
 def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) -> None:
     """The logged training loss; a diverged run's non-finite tail is marked, not plotted."""
-    figure = Figure(figsize=(5, 3.5))
-    ax = figure.add_subplot()
+    ax = _blank_axes((5, 3.5))
     finite = np.isfinite(losses)
     ax.plot(steps[finite], losses[finite], lw=1)
     if not finite.all():
@@ -42,7 +62,7 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) ->
     ax.set_ylabel("train loss (batch, per sample)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    _save(figure, path)
+    ax.figure.savefig(path, dpi=100)
 
 
 def _regression_fit(net: Network, data: Dataset, ax) -> None:
@@ -67,10 +87,11 @@ def decision_boundary(net: Network, data: Dataset, ax: Axes) -> None:
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     classes = class_probabilities(net, grid).argmax(axis=1).reshape(gx.shape)
     n_classes = data.n_classes
-    ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap="coolwarm",
-                alpha=0.3)
+    # viridis, not a diverging map: the middle class of three would be the background's grey.
+    ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap="viridis",
+                vmin=0, vmax=n_classes - 1, alpha=0.3)
     scatter = ax.scatter(data.x_train[:, 0], data.x_train[:, 1], c=data.y_train, s=12,
-                         cmap="coolwarm", vmin=0, vmax=n_classes - 1, edgecolors="k",
+                         cmap="viridis", vmin=0, vmax=n_classes - 1, edgecolors="k",
                          linewidths=0.3)
     ax.legend(*scatter.legend_elements(), title="class (train)", fontsize=8)
     ax.set_xlabel("x1")
@@ -85,10 +106,9 @@ def fit(net: Network, data: Dataset, path: Path, title: str) -> bool:
         draw = decision_boundary
     else:
         return False
-    figure = Figure(figsize=(5, 4))
-    ax = figure.add_subplot()
+    ax = _blank_axes((5, 4))
     with np.errstate(all="ignore"):
         draw(net, data, ax)
     ax.set_title(title, fontsize=10)
-    _save(figure, path)
+    ax.figure.savefig(path, dpi=100)
     return True

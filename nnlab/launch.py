@@ -6,7 +6,9 @@ jobs of a seed sweep differ only in `seed` and their run name. Here each worker 
 first job of each arm and derives the other seeds' configs from it: a copy with the seed, the
 run name and the override lists Hydra records (`hydra.overrides`, `hydra.job.override_dirname`)
 set as Hydra itself would set them; `tests/test_launch.py` checks the result equals Hydra's own
-composition. Jobs then go through Hydra's `run_job` as with the stock launcher.
+composition. Jobs then go through Hydra's `run_job` as with the stock launcher. Hydra's
+`Singleton.set_state`, which the stock launcher calls per job, also discovers the installed
+plugins again (~25 ms); a worker keeps the plugins it found for its first job.
 
 The workers also start while the launching process prepares the MLflow store (importing MLflow
 and creating a store take seconds in each process): see `start_workers`.
@@ -22,12 +24,14 @@ from hydra._internal.config_loader_impl import get_overrides_dirname
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.basecontainer import BaseContainer
 
 from nnlab import sweep
 
@@ -73,12 +77,22 @@ def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str
     return config
 
 
+def _restore_singletons(state: dict[Any, Any]) -> None:
+    """`Singleton.set_state(state)`, keeping the plugins found for this worker's first job."""
+    plugins = Singleton._instances.get(Plugins)
+    if plugins is None:
+        Singleton.set_state(state)
+        return
+    Singleton._instances = {**state["instances"], Plugins: plugins}
+    BaseContainer._resolvers = copy.deepcopy(state["omegaconf_resolvers"])
+
+
 def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
                 config: DictConfig, task_function: TaskFunction,
                 singleton_state: dict[Any, Any]) -> JobReturn:
     """One job in a worker: the stock joblib launcher's steps, with `job_config`."""
     setup_globals()
-    Singleton.set_state(singleton_state)
+    _restore_singletons(singleton_state)
     job = job_config(hydra_context.config_loader, config, overrides)
     with open_dict(job):
         job.hydra.job.id = f"{job.hydra.job.name}_{idx}"

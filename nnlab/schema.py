@@ -5,6 +5,7 @@ and the report (which casts MLflow's string params back by the same types).
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -88,14 +89,20 @@ def register() -> None:
     ConfigStore.instance().store(name="nnlab_schema", node=RunConfig)
 
 
+@functools.cache
+def _typed_defaults() -> DictConfig:
+    # Built once per process: it costs more than the merge, and merge leaves it unchanged.
+    return OmegaConf.structured(RunConfig)
+
+
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:
     """The resolved config as plain dataclasses (no Hydra node left in it)."""
     if isinstance(cfg, DictConfig):
-        # A sweep's composed job config carries `hydra`, whose job fields are not set yet.
-        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        if "hydra" in cfg:
+            # A sweep's composed job config carries `hydra`, whose job fields are not set yet.
+            cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         cfg = OmegaConf.to_container(cfg, resolve=True)
-    merged = OmegaConf.merge(OmegaConf.structured(RunConfig), cfg)
-    return OmegaConf.to_object(merged)
+    return OmegaConf.to_object(OmegaConf.merge(_typed_defaults(), cfg))
 
 
 def validate(config: RunConfig) -> None:

@@ -60,3 +60,15 @@ def test_a_job_that_differs_in_more_than_the_seed_is_composed(hydra_loader):
     other = launch.job_config(hydra_loader, master, _job(1, "relu", ("lr=0.75",)))
     assert other.lr == 0.75 and other.seed == 1
     assert other.hydra.overrides.task[:3] == ["seed=1", "activation=relu", "lr=0.75"]
+
+
+def test_a_worker_keeps_its_plugins_and_takes_the_rest_of_the_launchers_state(hydra_loader):
+    from hydra.core.plugins import Plugins
+    from hydra.core.singleton import Singleton
+
+    state = Singleton.get_state()  # what the launcher sends with every job: no plugins in it
+    plugins = Plugins.instance()
+    launch._restore_singletons(state)
+    assert Singleton._instances[Plugins] is plugins
+    assert {k: v for k, v in Singleton._instances.items() if k is not Plugins} == \
+        state["instances"]
