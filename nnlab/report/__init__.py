@@ -14,14 +14,14 @@ in the selection counts once, its latest finished run. Finished runs make the me
 diverged runs (FAILED, nnlab.failure "diverged ...") are failures in success rates; crashed,
 killed and running runs count nowhere. All of them are listed in the report.
 
-The statistics: per arm over seeds, n, mean with a t 95% CI, median and IQR, and the success
-rate with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed = same
-data and initial weights): mean difference with a t 95% CI, Wilcoxon signed-rank p, Holm over
-the arms of each metric, better/tie/worse seeds. The verdict claims a difference only where the
-Holm-adjusted p < 0.05 AND the CI excludes 0, and a difference in success rate only where the
-Wilson intervals do not overlap. With a facet, all of this is done within each facet value, as
-if each were a sweep of its own; the one-line answer then gives the primary metric's verdict
-per value.
+The statistics: per arm over seeds, n, mean with a t 95% CI, median and IQR, and the success rate
+with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed = same data, and
+same initial weights where the layer sizes and init agree): mean difference with a t 95% CI,
+Wilcoxon signed-rank p, Holm over the arms of each metric, better/tie/worse seeds. The verdict
+claims a difference only where the Holm-adjusted p < 0.05 AND the CI excludes 0, and a difference
+in success rate only where the Wilson intervals do not overlap. With a facet, all of this is done
+within each facet value, as if each were a sweep of its own; the one-line answer then gives the
+primary metric's verdict per value.
 
 The `analysis` block of experiments/NAME.yaml (read from the file, never logged to MLflow;
 every key optional):

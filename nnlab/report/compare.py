@@ -1,6 +1,7 @@
 """Arms, their statistics over seeds, the paired comparison with the baseline, and the verdict.
 
-Runs with the same seed share data and initial weights, so arms are compared seed by seed; with
+Runs with the same seed share their data (and, where the arms have the same layer sizes and
+init, their initial weights), so arms are compared seed by seed; with
 a facet (say dataset.n_train), within each facet value: every table, Holm's correction and the
 verdict are made separately for each value, as if each were its own sweep.
 Metric statistics count finished runs; success rates count diverged runs as failures; crashed

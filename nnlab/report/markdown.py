@@ -161,7 +161,8 @@ def _paired_section(report: Report) -> str:
     facet = f" {setup.facet} value" if setup.facet else ""
     return "\n\n".join([
         f"## Paired comparison with {baseline}",
-        "Runs with the same seed share data and initial weights: each arm is compared with "
+        "Runs with the same seed share their data (and their initial weights, where the arms "
+        "have the same layer sizes and init): each arm is compared with "
         f"{baseline} seed by seed{' within each' + facet if facet else ''}. Holm's correction "
         f"runs over the arms within each metric{' and' + facet if facet else ''}; "
         f"{CLAIM_RULE}.",
