@@ -49,6 +49,16 @@ def pure_compute(configs: list[schema.RunConfig]) -> float:
     return time.perf_counter() - start
 
 
+def epochs_for(seconds: float) -> int:
+    """The epochs that make one training take `seconds`: per-epoch time from the difference of
+    two lengths, since one epoch alone is mostly the fixed cost of building the run."""
+    short, long = _configs(1, 1)[:1], _configs(11, 1)[:1]
+    pure_compute(short)  # warm-up: imports, caches
+    fixed_and_one = statistics.median(pure_compute(short) for _ in range(3))
+    per_epoch = (statistics.median(pure_compute(long) for _ in range(3)) - fixed_and_one) / 10
+    return max(1, round(1 + (seconds - fixed_and_one) / per_epoch))
+
+
 def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
     """Wall seconds of the sweep, and seconds from launch to the end of the first job's
     training-free part (the start-up: imports, store creation, worker start)."""
@@ -74,9 +84,7 @@ def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
 
 def main(quick: bool = False) -> list[dict[str, object]]:
     seeds = 4 if quick else 20
-    probe = _configs(1, 1)[:1]
-    pure_compute(probe)  # warm-up: imports, caches
-    epochs = 1 if quick else max(1, round(SECONDS_PER_JOB / pure_compute(probe)))
+    epochs = 1 if quick else epochs_for(SECONDS_PER_JOB)
     configs = _configs(epochs, seeds)
     with tempfile.TemporaryDirectory() as tmp:
         before = pure_compute(configs)
