@@ -22,7 +22,7 @@ from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
 from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
 from nnlab.report.compare import fmt
-from nnlab.report.plots import PLOTS, PlotData, render
+from nnlab.report.plots import PLOTS, STYLE, PlotData, render
 from nnlab.report.runs import load_curves, load_fit, select_runs
 
 LATE_SWEEP = "29990101-000000-late00"
@@ -89,8 +89,23 @@ def _plot_data(cwd: Path, block: dict) -> PlotData:
     with pytest.MonkeyPatch.context() as patch:
         _use_store(patch, cwd)
         runs, _ = select_runs("nnlab")
+    return _resolved(runs, block)
+
+
+def _resolved(runs: pd.DataFrame, block: dict) -> PlotData:
     setup, runs = compare.resolve(runs, parse_analysis(block))
     return PlotData(runs, setup, compare.comparisons(runs, setup), load_curves, load_fit)
+
+
+def _drawn_axes(name: str, data: PlotData) -> list:
+    """The panels of plot `name`, drawn in the report style but not saved."""
+    with matplotlib.rc_context(STYLE):
+        figure = PLOTS[name].draw(data).figure
+    return [ax for ax in figure.axes if ax.get_visible()]
+
+
+def _tick_labels(ax) -> list[str]:
+    return [label.get_text() for label in ax.get_xticklabels()]
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +293,43 @@ def test_loss_vs_dead_units_draws_the_arms_that_have_dead_units(headline_data, t
     # Only ReLU nets log dead_units_frac: the sigmoid arm has no point to draw.
     drawn, _ = render("loss_vs_dead_units", headline_data, tmp_path / "dead.png")
     assert drawn and (tmp_path / "dead.png").stat().st_size > 0
+
+
+def test_arm_ticks_stack_the_values_of_several_keys_in_the_sorted_order(moons_data):
+    # The axis title names the keys (l1, l2): the ticks give their values only, a line each.
+    for ax in _drawn_axes("distributions", moons_data):
+        assert _tick_labels(ax) == ["0\n0", "0\n0.01", "0.01\n0"] and ax.get_xlabel() == "l1, l2"
+    for ax in _drawn_axes("paired_differences", moons_data):
+        assert _tick_labels(ax) == ["0\n0.01", "0.01\n0"]
+
+
+def test_runs_without_a_metric_are_counted_and_a_metric_without_pairs_is_named(headline_data,
+                                                                             tmp_path):
+    # As steps_to_threshold of runs that never reach the threshold: no value, though finished.
+    runs = headline_data.runs.copy()
+    runs.loc[runs["activation"] == "sigmoid", "test_mae"] = np.nan
+    data = _resolved(runs, {"metrics": ["test_loss", "test_mae"]})
+    loss, mae = _drawn_axes("distributions", data)
+    assert _tick_labels(loss) == ["relu", "sigmoid"]
+    assert _tick_labels(mae) == ["relu", "sigmoid\n(3 no value)"]
+    drawn, caption = render("paired_differences", data, tmp_path / "paired.png")
+    assert drawn and caption.endswith("Not drawn: test_mae, as no seed has a value in both an "
+                                      "arm and the baseline.")
+
+
+def test_paired_differences_of_very_different_sizes_get_a_symlog_axis(headline_data):
+    runs = headline_data.runs.copy()
+    relu, sigmoid = (runs["activation"] == name for name in ("relu", "sigmoid"))
+    runs.loc[relu, "test_loss"] = 0.1
+    # Two seeds a hair from relu, one far: on a linear axis, the two would sit on 0.
+    runs.loc[sigmoid, "test_loss"] = 0.1 + runs.loc[sigmoid, "seed"].map({0: 2e-4, 1: 3e-4,
+                                                                         2: 0.5})
+    ax = _drawn_axes("paired_differences", _resolved(runs, {"metrics": ["test_loss"]}))[0]
+    assert ax.get_yscale() == "symlog" and "symlog" in ax.get_ylabel()
+    # Linear up to the typical difference (the median, 3e-4), down to a power of ten.
+    assert ax.yaxis.get_transform().linthresh == pytest.approx(1e-4)
+    low, high = ax.get_ylim()
+    assert low < 0 < 1e-4 < 0.5 < high
 
 
 def test_a_facet_compares_the_arms_within_each_value(stores, monkeypatch, tmp_path):
