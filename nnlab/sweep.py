@@ -239,6 +239,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def reset_progress(sweep_dir: Path) -> None:
+    """Count from 1 again: a sweep into the folder of an earlier one (a fixed hydra.sweep.dir)
+    would go on from that sweep's count."""
+    (sweep_dir / PROGRESS_FILE).unlink(missing_ok=True)
+
+
 def report_progress(sweep_dir: Path, line: str) -> None:
     """Print `[k/N] line`, k counting finished jobs across every worker process."""
     total = os.environ.get(SWEEP_SIZE, "?")

@@ -149,6 +149,9 @@ def test_rerunning_a_sweep_skips_the_configs_already_finished(tmp_path, monkeypa
     forced = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT, "resume=false")
     assert forced.returncode == 0, forced.stderr
     assert "running 3 " in forced.stdout and "skipped" not in forced.stdout
+    # The same sweep folder as the sweeps before: the progress counts this sweep's jobs only.
+    assert sorted(line.split()[0] for line in forced.stdout.splitlines()
+                  if line.startswith("[")) == ["[1/3]", "[2/3]", "[3/3]"]
     assert len(all_runs(tmp_path)) == 6
     latest = load_runs("nnlab")
     assert len(latest) == 3 and latest["sweep_id"].nunique() == 1

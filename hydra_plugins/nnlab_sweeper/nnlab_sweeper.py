@@ -44,6 +44,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        sweep.reset_progress(sweep_dir)
         returns, start = [], 0
         if not launched:
             print("0 runs: every job had finished before", flush=True)
