@@ -93,7 +93,6 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
                 config: DictConfig, task_function: TaskFunction,
                 singleton_state: dict[Any, Any]) -> JobReturn:
     """One job in a worker: the stock joblib launcher's steps, with `job_config`."""
-    _skip_teardown_at_exit()
     setup_globals()
     _restore_singletons(singleton_state)
     job = job_config(hydra_context.config_loader, config, overrides)
@@ -101,24 +100,30 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
         job.hydra.job.id = f"{job.hydra.job.name}_{idx}"
         job.hydra.job.num = idx
     HydraConfig.instance().set_config(job)
-    return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
-                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    try:
+        return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
+                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    finally:
+        _freeze_what_is_loaded()  # a worker that did not warm up has loaded it all by now
 
 
-def _skip_teardown_at_exit() -> None:
-    """End this worker without the garbage collection of its interpreter's teardown.
+def _freeze_what_is_loaded() -> None:
+    """Leave the objects this worker has loaded (MLflow, SQLAlchemy, matplotlib: ~300k) out of
+    every later garbage collection, once.
 
-    With MLflow, SQLAlchemy and matplotlib loaded, that collection takes ~0.7 s, and the
-    launching process waits for its workers to end. Frozen objects are left to the OS; the runs
-    were closed and their files written by the jobs.
+    Without psutil, loky collects garbage in each worker about once a second: a full collection
+    over those objects takes ~0.1 s, between every two jobs. The interpreter's teardown at exit
+    collects them again (~0.7 s, which the launching process waits for): frozen too.
     """
-    global _exits_fast
-    if not _exits_fast:
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
         atexit.register(gc.freeze)
-        _exits_fast = True
+        _frozen = True
 
 
-_exits_fast = False
+_frozen = False
 
 
 def warm_up() -> None:
@@ -129,7 +134,7 @@ def warm_up() -> None:
     from nnlab import tracking
 
     tracking.preload()
-    _skip_teardown_at_exit()
+    _freeze_what_is_loaded()
 
 
 def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
