@@ -707,9 +707,10 @@ PLOTS: dict[str, Plot] = {
                             "median over seeds in bold, the interquartile range shaded; with "
                             "two arm keys, the line style tells the second one's value."),
     "paired_differences": Plot(paired_differences, "Per seed, the arm's value minus the "
-                               "baseline's (same data and initial weights), spread sideways at "
-                               "random; diamond: mean difference with its 95% CI. A symlog "
-                               "axis is linear near 0, logarithmic beyond."),
+                               "baseline's (same data; same initial weights where their layer "
+                               "sizes and init agree), spread sideways at random; diamond: mean "
+                               "difference with its 95% CI. A symlog axis is linear near 0, "
+                               "logarithmic beyond."),
     "success_rates": Plot(success_rates, "Per arm, the share of runs that succeed (a diverged "
                           "run fails), with its Wilson 95% interval and the count it comes "
                           "from; the rates differ only where the intervals do not overlap."),
@@ -729,9 +730,9 @@ PLOTS: dict[str, Plot] = {
                                "not overlap at equal strengths); dashed: the arm without a "
                                "penalty (\"none\"), its 95% CI shaded."),
     "decision_boundaries": Plot(decision_boundaries, "One trained net per arm, all of the same "
-                                "seed (so the arms share data and initial weights): the shaded "
-                                "regions are the class it predicts, the points its training "
-                                "set."),
+                                "seed (so the arms share their data, and their initial weights "
+                                "where their layer sizes and init agree): the shaded regions "
+                                "are the class it predicts, the points its training set."),
 }
 
 
