@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -199,6 +200,11 @@ def _log_scale(ax: Axes, which: str, low: float, high: float) -> None:
         axis = ax.xaxis
     few = math.log10(high / low) <= LABEL_125_DECADES[which]
     axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if few else (1.0,)))
+    _plain_labels(axis)
+
+
+def _plain_labels(axis: Axis) -> None:
+    """Plain-number labels on the major ticks of a log or symlog axis, none on minor ones."""
     axis.set_major_formatter(StrMethodFormatter("{x:g}"))
     # Unlabelled, the minor ticks are invisible in this style: dozens of artists for nothing.
     axis.set_minor_locator(NullLocator())
@@ -221,8 +227,7 @@ def _symlog_if_spread(ax: Axes, pairs: pd.DataFrame) -> bool:
         return False
     linear = max(typical.min(), size.max() / 10 ** SYMLOG_DECADES)
     ax.set_yscale("symlog", linthresh=10 ** math.floor(math.log10(linear)))
-    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
-    ax.yaxis.set_minor_locator(NullLocator())
+    _plain_labels(ax.yaxis)
     return True
 
 
@@ -330,10 +335,15 @@ def _arm_grid(data: PlotData, rows: Sequence[Row], arms: list[str],
 def _jittered(ax: Axes, points: pd.DataFrame, y: str, arms: list[str], offset: float,
               half_width: float, **style) -> None:
     """Each point at its arm's slot + offset, spread sideways at random within ±half_width (of a
-    slot), so that tied values show; seeded, so that a report redrawn is the same."""
+    slot), so that tied values show."""
     x = points[ARM].map({arm: i for i, arm in enumerate(arms)}).to_numpy(dtype=float)
-    spread = np.random.default_rng(0).uniform(-half_width, half_width, len(points))
-    ax.scatter(x + offset + spread, points[y], s=POINT_SIZE ** 2, lw=0, zorder=3, **style)
+    ax.scatter(x + offset + _spread(len(points), half_width), points[y], s=POINT_SIZE ** 2,
+               lw=0, zorder=3, **style)
+
+
+def _spread(count: int, half_width: float) -> np.ndarray:
+    """Sideways offsets within ±half_width, seeded: a report redrawn is the same picture."""
+    return np.random.default_rng(0).uniform(-half_width, half_width, count)
 
 
 def _missing(data: PlotData, metrics: Sequence[str]) -> list[str]:
@@ -582,8 +592,7 @@ def loss_vs_dead_units(data: PlotData) -> Drawn:
     for ax, comparison, _ in cells:
         # Dead fractions are multiples of 1/units: runs of the same fraction and a similar
         # metric would hide one another, unjittered and opaque.
-        spread = np.random.default_rng(0).uniform(-DEAD_JITTER, DEAD_JITTER,
-                                                  len(comparison.finished))
+        spread = _spread(len(comparison.finished), DEAD_JITTER)
         sns.scatterplot(data=comparison.finished.assign(**{x: comparison.finished[x] + spread}),
                         x=x, y=metric, hue=ARM, hue_order=arms, palette=data.palette, s=28,
                         alpha=0.6, edgecolor="0.2", linewidth=0.5, legend=False, ax=ax)
