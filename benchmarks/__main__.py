@@ -2,12 +2,10 @@
 
 import argparse
 import importlib
-import os
 import pkgutil
 
 import benchmarks
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from nnlab.process import BLAS_THREAD_VARIABLES, pin_blas_threads
 
 
 def benchmark_names() -> list[str]:
@@ -19,23 +17,16 @@ def benchmark_names() -> list[str]:
     )
 
 
-def pin_blas_threads() -> None:
-    """One BLAS/OpenMP thread: the numbers are per worker, comparable between libraries and
-    machines, and undisturbed by the other jobs of a shared machine. BLAS reads these variables
-    once, when it is loaded, so this must run before NumPy is imported; child processes (a
-    sweep's workers) inherit them."""
-    for variable in THREAD_VARIABLES:
-        os.environ[variable] = "1"
-
-
 def main(argv: list[str] | None = None) -> None:
     names = benchmark_names()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("name", nargs="?", choices=names, help="run only this benchmark")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     args = parser.parse_args(argv)
+    # One BLAS thread: the numbers are per worker, comparable between libraries and machines,
+    # and undisturbed by the other jobs of a shared machine. Before NumPy is imported.
     pin_blas_threads()
-    print(f"BLAS/OpenMP threads pinned to 1 ({', '.join(f'{v}=1' for v in THREAD_VARIABLES)})")
+    print(f"BLAS/OpenMP threads pinned to 1 ({', '.join(f'{v}=1' for v in BLAS_THREAD_VARIABLES)})")
     for name in [args.name] if args.name else names:
         print(f"\n=== benchmarks.{name}{' (--quick)' if args.quick else ''} ===")
         importlib.import_module(f"benchmarks.{name}").main(quick=args.quick)

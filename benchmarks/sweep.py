@@ -20,15 +20,16 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 import nnlab
-from nnlab import job, schema
+from nnlab import contract, job, schema
 from nnlab.engine import train
+from nnlab.harness.app import register_schema
 
 WORKERS = 2
 SECONDS_PER_JOB = 0.5
 
 
 def _configs(epochs: int, seeds: int) -> list[schema.RunConfig]:
-    schema.register()
+    register_schema()
     with initialize_config_dir(config_dir=str(Path(nnlab.__file__).parent / "conf"),
                                version_base="1.3"):
         configs = []
@@ -43,9 +44,9 @@ def pure_compute(configs: list[schema.RunConfig]) -> float:
     """Seconds to build and train every config, one after the other, in this process."""
     start = time.perf_counter()
     for config in configs:
-        setup = job.build(config)
-        train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
-              setup.shuffle_rng)
+        inputs = job.build(config)
+        train(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config,
+              inputs.shuffle_rng)
     return time.perf_counter() - start
 
 
@@ -88,14 +89,14 @@ def engine_in_workers(workdir: Path) -> list[float]:
     the sweeps ran: the engine's share of the workers' time, on two busy cores."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     try:
-        from nnlab import tracking
+        from nnlab.tracking import store
 
-        runs = tracking.find_runs("nnlab")
+        runs = store.find_runs("nnlab")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     by_sweep: dict[str, float] = {}
     for run in runs:
-        sweep_id = run.tags["nnlab.sweep_id"]
+        sweep_id = run.tags[contract.SWEEP_ID_TAG]
         by_sweep[sweep_id] = by_sweep.get(sweep_id, 0.0) + run.metrics["train_time_s"]
     return [by_sweep[sweep_id] for sweep_id in sorted(by_sweep)]
 

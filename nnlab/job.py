@@ -1,4 +1,5 @@
-"""One run, from a config to its numbers and files, with no Hydra and no MLflow in sight.
+"""One run, from a config to its numbers and files, with no Hydra and no MLflow in sight:
+check, build, train, evaluate, write the artifacts.
 
 Every random draw of a run comes from its seed, split into independent streams for the data,
 the initial weights and the shuffling: changing how one is used (say, n_train) leaves the others
@@ -6,13 +7,16 @@ as they were, and runs that differ only in e.g. the activation share data and in
 which is what makes a paired comparison across seeds fair.
 """
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from nnlab.data import Dataset, load_dataset
+from nnlab import contract
+from nnlab.constraints import check_choice, require
+from nnlab.data import DATASETS, Dataset, load_dataset
 from nnlab.engine import (
     Init,
     Network,
@@ -28,12 +32,16 @@ from nnlab.engine import (
 )
 from nnlab.engine.losses import CLASSIFICATION_LOSSES
 from nnlab.engine.training import validate
-from nnlab.engine.validation import check
 from nnlab.schema import RunConfig
+
+DTYPES = ("float64", "float32")
+ENGINES = ("numpy",)
 
 
 @dataclass
-class Setup:
+class RunInputs:
+    """What a run trains: its data, its initial network, its training settings."""
+
     data: Dataset
     net: Network
     train_config: TrainConfig
@@ -41,12 +49,17 @@ class Setup:
 
 
 @dataclass
-class Outcome:
+class RunResult:
     metrics: dict[str, float]
     steps: np.ndarray  # the logged steps of the train_loss series
     train_loss: np.ndarray
-    failure: str | None = None  # "diverged at step N"
+    diverged_at: int | None = None  # the step at which the loss left the floats
     files: list[str] = field(default_factory=list)
+
+    @property
+    def failure(self) -> str | None:
+        """The human message of a diverged run; None for one that trained to the end."""
+        return None if self.diverged_at is None else contract.failure_message(self.diverged_at)
 
 
 def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
@@ -66,19 +79,42 @@ def _dataset_options(config: RunConfig) -> dict:
 
 def _output_width(config: RunConfig, data: Dataset) -> int:
     if data.task == "regression":
-        check(config.loss not in CLASSIFICATION_LOSSES, "loss", config.loss,
+        require(config.loss not in CLASSIFICATION_LOSSES, "loss", config.loss,
               f"squared or absolute for the regression dataset {data.name}")
         return data.n_outputs
     if config.loss == "logloss":
         # logloss is binary: one sigmoid unit gives P(class 1).
-        check(data.n_classes == 2, "loss", config.loss,
+        require(data.n_classes == 2, "loss", config.loss,
               f"cross_entropy (or squared, absolute) for {data.n_classes}-class {data.name}")
         return 1
     return data.n_classes
 
 
-def build(config: RunConfig, check_only: bool = False) -> Setup:
-    """Data, network and training settings of a run; with check_only, validate them too."""
+def check(config: RunConfig) -> None:
+    """Every check of a run's config, the engine's own on the real data and network included;
+    raises ConfigError (one line naming the key, the value and what is allowed)."""
+    _check_settings(config)
+    inputs = build(config)
+    validate(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config)
+
+
+def _check_settings(config: RunConfig) -> None:
+    """The checks that need no data: names and ranges of the top-level settings."""
+    require(config.experiment_name.strip() != "", "experiment_name", "''", "a non-empty name")
+    check_choice("engine.name", config.engine.name, ENGINES)
+    check_choice("engine.dtype", config.engine.dtype, DTYPES)
+    check_choice("dataset.name", config.dataset.name, DATASETS)
+    require(all(width >= 1 for width in config.hidden), "hidden", config.hidden,
+            "a list of ints >= 1, e.g. [16], or [] for no hidden layer")
+    require(config.log_every >= 1, "log_every", config.log_every, "an int >= 1")
+    require(config.loss_threshold is None or config.loss_threshold > 0, "loss_threshold",
+            config.loss_threshold, "a float > 0, or null")
+    require(math.isfinite(config.l1) and math.isfinite(config.l2), "l1/l2",
+            (config.l1, config.l2), "finite floats >= 0")
+
+
+def build(config: RunConfig) -> RunInputs:
+    """Data, network and training settings of a run, drawn from its seed."""
     data_rng, init_rng, shuffle_rng = random_streams(config.seed)
     data = load_dataset(config.dataset.name, data_rng, config.dataset.n_train,
                         **_dataset_options(config))
@@ -98,13 +134,7 @@ def build(config: RunConfig, check_only: bool = False) -> Setup:
         momentum=config.momentum,
         schedule=Schedule(config.lr_schedule, config.lr_decay_rate, config.lr_decay_steps),
     )
-    if check_only:
-        validate(net, data.x_train, data.y_train, train_config)
-    return Setup(data, net, train_config, shuffle_rng)
-
-
-# Durations: they differ between any two runs of one config, whatever the runs compute.
-WALL_CLOCK_METRICS = ("train_time_s", "time_per_step_ms")
+    return RunInputs(data, net, train_config, shuffle_rng)
 
 
 def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
@@ -141,18 +171,18 @@ def load_weights(path: Path) -> Network:
                        str(archive["activation"]), str(archive["output"]))
 
 
-def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) -> Outcome:
+def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) -> RunResult:
     """Train the run and write its artifacts (config, weights, figures) into out_dir."""
     # Imported here: matplotlib costs a second, and checking a config must stay instant.
     from nnlab import figures
 
-    setup = build(config)
+    inputs = build(config)
     # One BLAS thread whatever the process: on several, OpenBLAS sums some large products in
     # another order, and the run would not be a function of its config alone.
     with threadpool_limits(limits=1, user_api="blas"):
-        result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
-                       setup.shuffle_rng)
-        metrics = evaluate(setup.net, setup.data, config.loss)
+        result = train(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config,
+                       inputs.shuffle_rng)
+        metrics = evaluate(inputs.net, inputs.data, config.loss)
     metrics |= {"train_time_s": result.train_time_s, "steps": float(result.steps)}
     if result.steps:
         metrics["time_per_step_ms"] = 1000 * result.train_time_s / result.steps
@@ -163,13 +193,12 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     logged = np.arange(0, len(result.loss_history), config.log_every)
     if len(result.loss_history) and logged[-1] != len(result.loss_history) - 1:
         logged = np.append(logged, len(result.loss_history) - 1)
-    failure = None if result.diverged_at is None else f"diverged at step {result.diverged_at}"
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(resolved_yaml)
-    save_weights(setup.net, out_dir / "weights.npz")
+    save_weights(inputs.net, out_dir / "weights.npz")
     figures.loss_curve(logged, result.loss_history[logged], out_dir / "loss_curve.png", title)
-    if failure is None:
-        figures.fit(setup.net, setup.data, out_dir / "fit.png", title)
-    return Outcome(metrics, logged, result.loss_history[logged], failure,
-                   sorted(p.name for p in out_dir.iterdir()))
+    if result.diverged_at is None:
+        figures.fit(inputs.net, inputs.data, out_dir / "fit.png", title)
+    return RunResult(metrics, logged, result.loss_history[logged], result.diverged_at,
+                     sorted(p.name for p in out_dir.iterdir()))

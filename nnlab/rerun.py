@@ -18,29 +18,28 @@ from pathlib import Path
 import yaml
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import job, schema, sweep, tracking
-
-SERIES = "train_loss"  # the per-step metric of a run, compared point by point
-FAILURE_TAG = "nnlab.failure"
-COMMIT_TAG = "mlflow.source.git.commit"
+from nnlab import contract, job, schema
+from nnlab.constraints import ConfigError
+from nnlab.contract import COMMIT_TAG, FAILURE_TAG, TRAIN_LOSS_SERIES
+from nnlab.tracking import store
 
 
 class CannotRerun(Exception):
     """The run cannot be trained again: the message is one line naming it."""
 
 
-def retrain(record: tracking.RunRecord, directory: Path) -> job.Outcome:
+def retrain(record: store.RunRecord, directory: Path) -> job.RunResult:
     """The run trained again from its logged config.yaml; its artifacts go to directory."""
     try:
-        (config_file,) = tracking.download_artifacts(record.run_id, ["config.yaml"], directory)
+        (config_file,) = store.download_artifacts(record.run_id, ["config.yaml"], directory)
     except LookupError:
         raise CannotRerun(f"run {record.run_id} ({record.run_name}, {record.status}) has no "
                           "config.yaml to rerun from") from None
     resolved_yaml = config_file.read_text()
     try:
         config = schema.to_run_config(yaml.safe_load(resolved_yaml))
-        schema.validate(config)
-    except (OmegaConfBaseException, ValueError) as error:
+        job.check(config)
+    except (OmegaConfBaseException, ConfigError) as error:
         # OmegaConf's messages run over several lines (value, key, type): one is enough here.
         raise CannotRerun(f"the config.yaml of run {record.run_id} does not build on this "
                           f"code: {' '.join(str(error).split())}") from None
@@ -50,12 +49,12 @@ def retrain(record: tracking.RunRecord, directory: Path) -> job.Outcome:
 def final_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """The metrics a rerun must reproduce: all but the wall-clock ones and the series."""
     return {key: float(value) for key, value in metrics.items()
-            if key not in job.WALL_CLOCK_METRICS and key != SERIES}
+            if key not in contract.WALL_CLOCK_METRICS and key != TRAIN_LOSS_SERIES}
 
 
 def _same(logged: float | None, recomputed: float | None) -> bool:
     return (logged is not None and recomputed is not None
-            and tracking.same_value(logged, recomputed))
+            and store.same_value(logged, recomputed))
 
 
 def _shown(value: float | None) -> str:
@@ -79,8 +78,8 @@ def series_differences(logged: dict[int, float], recomputed: dict[int, float]) -
     if not differing:
         return []
     first = differing[0]
-    return [f"{SERIES}: {len(differing)} of {len(steps)} points differ, the first at step "
-            f"{first}: logged {_shown(logged.get(first))}, recomputed "
+    return [f"{TRAIN_LOSS_SERIES}: {len(differing)} of {len(steps)} points differ, the first at "
+            f"step {first}: logged {_shown(logged.get(first))}, recomputed "
             f"{_shown(recomputed.get(first))}"]
 
 
@@ -104,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_id", help="the MLflow run id")
     args = parser.parse_args(argv)
     try:
-        record = tracking.get_run(args.run_id)
+        record = store.get_run(args.run_id)
         with tempfile.TemporaryDirectory() as directory:
             outcome = retrain(record, Path(directory))
     except (LookupError, CannotRerun) as error:
@@ -113,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logged = final_metrics(record.metrics)
     # A step logged twice reads back oldest first: the dict keeps its latest value, as MLflow.
-    logged_series = dict(tracking.metric_histories([record.run_id], SERIES)[record.run_id])
+    logged_series = dict(
+        store.metric_histories([record.run_id], TRAIN_LOSS_SERIES)[record.run_id])
     recomputed_series = dict(zip(outcome.steps.tolist(), outcome.train_loss.tolist(),
                                  strict=True))
     differences = (metric_differences(logged, final_metrics(outcome.metrics))
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         differences.append(f"{FAILURE_TAG}: logged {logged_failure!r}, "
                            f"recomputed {outcome.failure!r}")
 
-    note = code_note(record.tags.get(COMMIT_TAG), sweep.git_commit())
+    note = code_note(record.tags.get(COMMIT_TAG), contract.git_commit())
     if note:
         print(note)
     title = f"rerun {record.run_id} ({record.run_name})"
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(f"  {line}" for line in differences))
         return 1
     failure = f", {outcome.failure} as logged" if outcome.failure else ""
-    print(f"{title}: {len(logged)} metrics and {len(logged_series)} {SERIES} points "
+    print(f"{title}: {len(logged)} metrics and {len(logged_series)} {TRAIN_LOSS_SERIES} points "
           f"identical{failure}")
     return 0
 

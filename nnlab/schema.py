@@ -1,28 +1,18 @@
-"""The run config: a typed schema (Hydra's ConfigStore) and the checks Hydra cannot express.
+"""The run config: typed dataclasses (the Hydra app's schema), their flat form, their hash.
 
-One module serves the Hydra app (which validates every composed config before any job runs)
-and the report (which casts MLflow's string params back by the same types).
+A leaf: it imports nothing of nnlab. The Hydra app registers RunConfig as the base of
+`conf/config.yaml`; the checks that types cannot make live with the run (`nnlab.job.check`);
+the report casts MLflow's string params back by the same types.
 """
 
 import dataclasses
 import functools
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-
-from nnlab.data import DATASETS
-from nnlab.engine.validation import check, check_choice
-
-DTYPES = ("float64", "float32")
-ENGINES = ("numpy",)
-
-
-class ConfigError(ValueError):
-    """A config value that cannot run: the message is one line naming key, value, allowed."""
 
 
 @dataclass
@@ -82,13 +72,6 @@ class RunConfig:
     analysis: dict[str, Any] | None = None
 
 
-def register() -> None:
-    """Make the schema the base of `conf/config.yaml` (its defaults list names it)."""
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="nnlab_schema", node=RunConfig)
-
-
 @functools.cache
 def _typed_defaults() -> DictConfig:
     # Built once per process: it costs more than the merge, and merge leaves it unchanged.
@@ -103,29 +86,6 @@ def to_run_config(cfg: DictConfig | dict) -> RunConfig:
             cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         cfg = OmegaConf.to_container(cfg, resolve=True)
     return OmegaConf.to_object(OmegaConf.merge(_typed_defaults(), cfg))
-
-
-def validate(config: RunConfig) -> None:
-    """Range and name checks that types alone cannot make; raises ConfigError (one line)."""
-    from nnlab.job import build
-
-    try:
-        check(config.experiment_name.strip() != "", "experiment_name", "''", "a non-empty name")
-        check_choice("engine.name", config.engine.name, ENGINES)
-        check_choice("engine.dtype", config.engine.dtype, DTYPES)
-        check_choice("dataset.name", config.dataset.name, DATASETS)
-        check(all(width >= 1 for width in config.hidden), "hidden", config.hidden,
-              "a list of ints >= 1, e.g. [16], or [] for no hidden layer")
-        check(config.log_every >= 1, "log_every", config.log_every, "an int >= 1")
-        check(config.loss_threshold is None or config.loss_threshold > 0, "loss_threshold",
-              config.loss_threshold, "a float > 0, or null")
-        check(math.isfinite(config.l1) and math.isfinite(config.l2), "l1/l2",
-              (config.l1, config.l2), "finite floats >= 0")
-        build(config, check_only=True)
-    except ConfigError:
-        raise
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
 
 
 def _what_runs(config: RunConfig) -> dict[str, Any]:

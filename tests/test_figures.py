@@ -8,7 +8,7 @@ import numpy as np
 from nnlab import figures, job, schema
 
 
-def _setup(dataset: str, hidden: list[int], seed: int, loss: str = "squared") -> job.Setup:
+def _inputs(dataset: str, hidden: list[int], seed: int, loss: str = "squared") -> job.RunInputs:
     config = schema.RunConfig(seed=seed, hidden=hidden, loss=loss, activation="tanh",
                               dataset=schema.DatasetConfig(name=dataset))
     return job.build(config)
@@ -31,8 +31,8 @@ def _draw(name: str, path: Path) -> bytes:
     if name in CURVES:
         figures.loss_curve(STEPS, CURVES[name], path, f"curve {name}")
     else:
-        setup = _setup(*FITS[name])
-        assert figures.fit(setup.net, setup.data, path, f"fit {name}")
+        inputs = _inputs(*FITS[name])
+        assert figures.fit(inputs.net, inputs.data, path, f"fit {name}")
     return path.read_bytes()
 
 
@@ -51,6 +51,6 @@ def test_a_redrawn_figure_is_the_picture_a_new_figure_gives(tmp_path):
 
 
 def test_a_dataset_without_a_picture_of_its_fit_draws_nothing(tmp_path):
-    setup = _setup("iris", [3], 0, "cross_entropy")  # 4 features: no plane to draw
-    assert not figures.fit(setup.net, setup.data, tmp_path / "fit.png", "iris")
+    inputs = _inputs("iris", [3], 0, "cross_entropy")  # 4 features: no plane to draw
+    assert not figures.fit(inputs.net, inputs.data, tmp_path / "fit.png", "iris")
     assert not (tmp_path / "fit.png").exists()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import SHORT, all_runs, run_nnlab, store_client
 
-from nnlab import sweep
-from nnlab.job import WALL_CLOCK_METRICS
+from nnlab.contract import WALL_CLOCK_METRICS
+from nnlab.harness import sweep
 from nnlab.report import load_runs
 
 CONTRACT_METRICS = {"final_train_loss", "test_loss", "train_time_s", "steps", "test_mse",

@@ -10,12 +10,14 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 import nnlab
-from nnlab import launch, schema, sweep
+from nnlab import contract, process
+from nnlab.harness import compat, launch
+from nnlab.harness.app import register_schema
 
 
 @pytest.fixture(scope="module")
 def hydra_loader():
-    schema.register()
+    register_schema()
     with initialize_config_dir(config_dir=str(Path(nnlab.__file__).parent / "conf"),
                                version_base="1.3"):
         yield GlobalHydra.instance().config_loader()
@@ -23,8 +25,8 @@ def hydra_loader():
 
 def _job(seed: int, activation: str, extra: tuple[str, ...] = ()) -> list[str]:
     return [f"seed={seed}", f"activation={activation}", *extra,
-            f"++hydra.job.env_set.{sweep.SWEEP_ID}='20261126-1200-abc'",
-            f"++hydra.job.env_set.{sweep.RUN_NAME}='{activation}-s{seed}'"]
+            f"++hydra.job.env_set.{contract.SWEEP_ID_ENV}='20261126-1200-abc'",
+            f"++hydra.job.env_set.{contract.RUN_NAME_ENV}='{activation}-s{seed}'"]
 
 
 def _resolved_task(config) -> str:
@@ -43,7 +45,7 @@ def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overri
                                              RunMode.MULTIRUN)
     jobs = [_job(seed, activation, (*experiment, "lr=0.5", "dataset.n_train=100"))
             for seed in (0, 1, 7) for activation in ("relu", "sigmoid")]
-    composed_before = len(launch._first_of_arm)
+    composed_before = len(process.cache(launch.FIRST_OF_ARM_CACHE))
     for overrides in jobs:
         derived = launch.job_config(hydra_loader, master, overrides)
         composed = hydra_loader.load_sweep_config(master, overrides)
@@ -51,7 +53,7 @@ def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overri
         assert _resolved_task(derived) == _resolved_task(composed)
         assert OmegaConf.is_struct(derived) and OmegaConf.is_struct(composed)
     # One composition per arm; the other seeds' configs were derived.
-    assert len(launch._first_of_arm) - composed_before == 2
+    assert len(process.cache(launch.FIRST_OF_ARM_CACHE)) - composed_before == 2
 
 
 def test_a_job_that_differs_in_more_than_the_seed_is_composed(hydra_loader):
@@ -68,7 +70,8 @@ def test_a_worker_keeps_its_plugins_and_takes_the_rest_of_the_launchers_state(hy
 
     state = Singleton.get_state()  # what the launcher sends with every job: no plugins in it
     plugins = Plugins.instance()
-    launch._restore_singletons(state)
-    assert Singleton._instances[Plugins] is plugins
-    assert {k: v for k, v in Singleton._instances.items() if k is not Plugins} == \
-        state["instances"]
+    compat.restore_singletons(state)
+    assert Plugins.instance() is plugins
+    # A class whose metaclass is Hydra's Singleton returns its one instance when called.
+    for singleton_class, instance in state["instances"].items():
+        assert singleton_class() is instance

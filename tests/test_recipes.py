@@ -12,24 +12,25 @@ from hydra import compose, initialize_config_dir
 import nnlab
 from nnlab import job, schema
 from nnlab.engine import train
+from nnlab.harness.app import register_schema
 
 CONF_DIR = str(Path(nnlab.__file__).parent / "conf")
 
 
 def _train_recipe(overrides: list[str], seeds: range) -> list[dict[str, float]]:
-    schema.register()
+    register_schema()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     results = []
     for seed in seeds:
         config = schema.to_run_config(cfg)
         config.seed = seed
-        schema.validate(config)
-        setup = job.build(config)
-        result = train(setup.net, setup.data.x_train, setup.data.y_train, setup.train_config,
-                       setup.shuffle_rng)
+        job.check(config)
+        inputs = job.build(config)
+        result = train(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config,
+                       inputs.shuffle_rng)
         assert result.diverged_at is None
-        results.append(job.evaluate(setup.net, setup.data, config.loss))
+        results.append(job.evaluate(inputs.net, inputs.data, config.loss))
     return results
 
 
@@ -68,7 +69,7 @@ def test_iris_recipe_reaches_90_percent_test_accuracy_on_most_seeds():
 @pytest.mark.parametrize("recipe", ["sincos_tutorial", "xor_tutorial", "moons_tutorial",
                                     "iris_tutorial"])
 def test_recipe_maps_the_tutorial_conventions(recipe):
-    schema.register()
+    register_schema()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         config = schema.to_run_config(compose(config_name="config",
                                               overrides=[f"recipe={recipe}"]))

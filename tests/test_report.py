@@ -17,13 +17,14 @@ import pytest
 from conftest import SHORT, run_nnlab
 from scipy import stats as scipy_stats
 
-from nnlab import tracking
+from nnlab import contract
 from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
 from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
 from nnlab.report.compare import fmt
 from nnlab.report.plots import PLOTS, STYLE, PlotData, render
 from nnlab.report.runs import load_curves, load_fit, select_runs
+from nnlab.tracking import store
 
 LATE_SWEEP = "29990101-000000-late00"
 PENALTIES = {"arm": ["l1", "l2"], "facet": "dataset.n_train", "baseline": {"l1": 0.0, "l2": 0.0},
@@ -182,8 +183,8 @@ def test_a_diverged_run_is_listed_and_counts_as_a_failure(stores, monkeypatch, t
 
 def test_latest_complete_sweep_skips_a_sweep_still_running(stores, monkeypatch, tmp_path):
     _copy_store(monkeypatch, stores["headline"], tmp_path)
-    experiment_id = tracking.ensure_experiment("nnlab")
-    tracking.start_run(experiment_id, "late-s0", {"seed": "0"},
+    experiment_id = store.ensure_experiment("nnlab")
+    store.start_run(experiment_id, "late-s0", {"seed": "0"},
                        {"nnlab.sweep_id": LATE_SWEEP, "nnlab.config_hash": "late"})
     runs, selection = select_runs("nnlab")
     assert len(runs) == 6 and LATE_SWEEP not in selection.sweep_ids
@@ -195,10 +196,10 @@ def test_latest_complete_sweep_skips_a_sweep_still_running(stores, monkeypatch, 
 def test_a_config_that_ran_twice_counts_once_its_latest_finished_run(stores, monkeypatch,
                                                                      tmp_path):
     _copy_store(monkeypatch, stores["headline"], tmp_path)
-    first = next(r for r in tracking.find_runs("nnlab") if r.run_name == "relu-s0")
-    again = tracking.start_run(tracking.ensure_experiment("nnlab"), "relu-s0", first.params,
+    first = next(r for r in store.find_runs("nnlab") if r.run_name == "relu-s0")
+    again = store.start_run(store.ensure_experiment("nnlab"), "relu-s0", first.params,
                                {k: v for k, v in first.tags.items() if k.startswith("nnlab.")})
-    tracking.end_run(again, tracking.FINISHED, {"test_loss": 123.0}, {}, {})
+    store.end_run(again, contract.FINISHED, {"test_loss": 123.0}, {}, {})
     runs, selection = select_runs("nnlab")
     assert len(runs) == 6 and selection.superseded == 1
     kept = runs[runs["config_hash"] == first.tags["nnlab.config_hash"]]

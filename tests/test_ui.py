@@ -19,7 +19,9 @@ from tracking_server import (
     start_on_a_taken_port,
 )
 
-from nnlab import tracking
+from nnlab import contract
+from nnlab.tracking import store as tracking_store
+from nnlab.tracking import uri
 
 # A 1x1 PNG: what the UI must be able to show is an image logged as a file: artifact.
 PNG = base64.b64decode(
@@ -47,11 +49,12 @@ def _make_store(store: Path) -> tuple[str, set[str]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(store)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        experiment_id = tracking.ensure_experiment(EXPERIMENT)
+        experiment_id = tracking_store.ensure_experiment(EXPERIMENT)
         run_ids = set()
         for seed in range(2):
-            run_id = tracking.start_run(experiment_id, f"seed-{seed}", {"seed": str(seed)}, {})
-            tracking.end_run(run_id, tracking.FINISHED, {"loss": 1.0 / (seed + 1)}, {}, {},
+            run_id = tracking_store.start_run(experiment_id, f"seed-{seed}",
+                                              {"seed": str(seed)}, {})
+            tracking_store.end_run(run_id, contract.FINISHED, {"loss": 1.0 / (seed + 1)}, {}, {},
                              artifacts)
             run_ids.add(run_id)
     return experiment_id, run_ids
@@ -105,7 +108,7 @@ def test_experiments_created_in_the_ui_keep_artifacts_beside_the_store(server: S
                           f"?experiment_id={created['experiment_id']}")["experiment"]
 
     # A file: location, not mlflow-artifacts:/, so nnlab's SQLite workers can log into it.
-    root = (server.store / tracking.ARTIFACTS_DIR).as_uri()
+    root = (server.store / uri.ARTIFACTS_DIR).as_uri()
     assert experiment["artifact_location"].startswith(root)
 
 

@@ -1,7 +1,8 @@
-"""nnlab's default launcher: Hydra's joblib launcher, with less work per job (`nnlab.launch`).
+"""nnlab's default launcher: Hydra's joblib launcher, with less work per job.
 
 Hydra instantiates launchers only from the `hydra_plugins` package; the logic lives in
-`nnlab.launch`, this class only calls it. Its options are the joblib launcher's (`n_jobs`, ...).
+`nnlab.harness.launch`, this class only calls it. Its options are the joblib launcher's
+(`n_jobs`, ...).
 """
 
 import threading
@@ -30,13 +31,13 @@ class NnlabLauncher(JoblibLauncher):
 
     def start_workers(self) -> None:
         """Called by nnlab's sweeper once the jobs are checked, before it prepares the store."""
-        from nnlab import launch
+        from nnlab.harness import launch
 
         self._starting = launch.start_workers(launch.parallel_options(self.joblib))
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
-        from nnlab import launch
+        from nnlab.harness import launch
 
         if self._starting is not None:
             self._starting.join()

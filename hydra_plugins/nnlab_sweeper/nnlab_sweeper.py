@@ -1,18 +1,21 @@
 """Hydra's basic sweeper, with nnlab's checks before any job starts and a summary after.
 
 Hydra instantiates sweepers only from the `hydra_plugins` package; the logic lives in
-`nnlab.sweep`, this class only calls it at the right moments.
+`nnlab.harness.sweep`, this class only calls it at the right moments.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweeperConf
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
+
+from nnlab.harness import compat
+
+BasicSweeper, BasicSweeperConf = compat.basic_sweeper()
 
 
 @dataclass
@@ -26,20 +29,26 @@ ConfigStore.instance().store(group="hydra/sweeper", name="nnlab", node=NnlabSwee
 
 class NnlabSweeper(BasicSweeper, Sweeper):
     def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
-        from nnlab import sweep
+        from nnlab import contract, process
+        from nnlab.harness import sweep
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
+        # The sweeper's own `params` (hydra.sweeper.params), then the command line's.
+        params = [f"{key}={value}" for key, value in (self.params or {}).items()]
+        overrides = parser.parse_overrides(params + list(arguments))
         jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
         # Check every job now: a typo in any of them stops the sweep before anything runs.
         loader = self.hydra_context.config_loader
-        run_configs = sweep.check(jobs, lambda job: loader.load_sweep_config(self.config, job))
+        run_configs = sweep.check_jobs(jobs,
+                                       lambda job: loader.load_sweep_config(self.config, job))
+        # Before any worker starts: they inherit it.
+        process.pin_blas_threads()
         # A launcher that can start its workers does so now: they start while MLflow loads here.
         start_workers = getattr(self.launcher, "start_workers", None)
         if start_workers is not None:
             start_workers()
         sweep.warn_if_store_is_local(str(self.config.hydra.launcher._target_))
-        launched = sweep.register(jobs, run_configs)
+        launched = sweep.apply_plan(sweep.plan_sweep(jobs, run_configs))
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +66,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         except KeyboardInterrupt:
             if getattr(self.launcher, "stops_jobs_when_interrupted", False):
                 # The launcher has stopped its workers: their runs would stay RUNNING forever.
-                killed = sweep.close_unfinished(launched, "KILLED", "interrupted")
+                killed = sweep.close_jobs_in_flight(launched, contract.KILLED, "interrupted")
                 outcome = (f"{len(killed)} runs in flight marked KILLED"
                            f"{' (' + ', '.join(killed) + ')' if killed else ''}")
             else:
@@ -65,5 +74,5 @@ class NnlabSweeper(BasicSweeper, Sweeper):
                 outcome = "this launcher's jobs may still be running (on Slurm: scancel them)"
             raise sweep.Interrupted(f"interrupted: {outcome}; the same command runs the rest "
                                     "(finished runs are skipped)") from None
-        print(sweep.summarize([job for batch in returns for job in batch]), flush=True)
+        print(sweep.summary_line([job for batch in returns for job in batch]), flush=True)
         return returns

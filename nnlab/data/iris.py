@@ -7,6 +7,7 @@ from importlib import resources
 
 import numpy as np
 
+from nnlab.constraints import ConfigError
 from nnlab.data.dataset import CLASSIFICATION, Dataset, stratified_take
 from nnlab.data.validation import check_real
 
@@ -36,12 +37,12 @@ def iris(rng: np.random.Generator, train_fraction: float = 2 / 3) -> Dataset:
     fraction = check_real("train_fraction", train_fraction, allowed)
     n_train = round(n_rows * fraction)
     if not 0 < fraction < 1:
-        raise ValueError(
+        raise ConfigError(
             f"dataset.train_fraction={train_fraction} is outside (0, 1); allowed: {allowed}"
         )
     # Both splits need every class, or accuracy per class becomes meaningless.
     if not n_classes <= n_train <= n_rows - n_classes:
-        raise ValueError(
+        raise ConfigError(
             f"dataset.train_fraction={train_fraction} puts {n_train} of the {n_rows} rows in "
             f"training; allowed: {allowed}"
         )

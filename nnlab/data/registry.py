@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.constraints import ConfigError
 from nnlab.data.dataset import Dataset, shrink_train
 from nnlab.data.iris import iris
 from nnlab.data.synthetic import moons, moons3, sincos, xor
@@ -28,7 +29,7 @@ def load_dataset(
     training rows (stratified for classification); the test split is never shrunk.
     """
     if name not in DATASETS:
-        raise ValueError(f"dataset.name={name} is unknown; allowed: {', '.join(DATASETS)}")
+        raise ConfigError(f"dataset.name={name} is unknown; allowed: {', '.join(DATASETS)}")
     # Fail here on a seed or the numpy module, rather than deep inside a generator.
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -36,7 +37,7 @@ def load_dataset(
     allowed = [option for option in inspect.signature(generate).parameters if option != "rng"]
     for option, value in options.items():
         if option not in allowed:
-            raise ValueError(
+            raise ConfigError(
                 f"dataset.{option}={value} is not an option of {name}; "
                 f"allowed: {', '.join(allowed) or 'none'}"
             )

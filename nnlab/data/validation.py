@@ -1,10 +1,12 @@
-"""Checks for dataset options, raising one-line ValueErrors phrased in config terms."""
+"""Checks for dataset options, raising one-line ConfigErrors phrased in config terms."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from nnlab.constraints import ConfigError
 
 
 def check_int(param: str, value: object, low: int, high: int | None = None, limit: str = "") -> int:
@@ -15,11 +17,11 @@ def check_int(param: str, value: object, low: int, high: int | None = None, limi
     allowed = f"{low}..{high}" if high is not None else f"an integer >= {low}"
     # bool is an int subclass, but `n_train=True` is always a config mistake.
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"dataset.{param}={value!r} is not an integer; allowed: {allowed}")
+        raise ConfigError(f"dataset.{param}={value!r} is not an integer; allowed: {allowed}")
     if value < low:
-        raise ValueError(f"dataset.{param}={value} is too small; allowed: {allowed}")
+        raise ConfigError(f"dataset.{param}={value} is too small; allowed: {allowed}")
     if high is not None and value > high:
-        raise ValueError(
+        raise ConfigError(
             f"dataset.{param}={value} is larger than {limit or high}; allowed: {allowed}"
         )
     return int(value)
@@ -32,7 +34,7 @@ def check_real(param: str, value: object, allowed: str) -> float:
         or not isinstance(value, int | float | np.integer | np.floating)
         or not math.isfinite(value)
     ):
-        raise ValueError(f"dataset.{param}={value!r} is not a finite number; allowed: {allowed}")
+        raise ConfigError(f"dataset.{param}={value!r} is not a finite number; allowed: {allowed}")
     return float(value)
 
 
@@ -41,5 +43,5 @@ def check_noise(value: object) -> float:
     allowed = "a number >= 0"
     noise = check_real("noise", value, allowed)
     if noise < 0:
-        raise ValueError(f"dataset.noise={value} is negative; allowed: {allowed}")
+        raise ConfigError(f"dataset.noise={value} is negative; allowed: {allowed}")
     return noise

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.constraints import check_choice, require
 from nnlab.engine.activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nnlab.engine.initializers import BIAS_INITS, INITIALIZERS
 from nnlab.engine.losses import FUSED_OUTPUT, LOSS_GRADIENTS, LOSSES
@@ -25,7 +26,6 @@ from nnlab.engine.network import (
 from nnlab.engine.optimizer import sgd_step
 from nnlab.engine.regularizers import add_penalty_gradient, penalty
 from nnlab.engine.schedules import SCHEDULES, Schedule, learning_rates
-from nnlab.engine.validation import check, check_choice
 
 REDUCTIONS = ("mean", "sum")
 
@@ -58,12 +58,12 @@ def encode_targets(y: np.ndarray, n_outputs: int, dtype: np.dtype) -> np.ndarray
     if y.ndim == 1:
         if n_outputs == 1:
             return y.astype(dtype)[:, None]
-        check(
+        require(
             np.issubdtype(y.dtype, np.integer) and y.min() >= 0 and y.max() < n_outputs,
             "y", f"labels {sorted(set(y.tolist()))[:10]}", f"integer labels 0..{n_outputs - 1}",
         )
         return np.eye(n_outputs, dtype=dtype)[y]
-    check(y.ndim == 2 and y.shape[1] == n_outputs, "y", f"shape {y.shape}",
+    require(y.ndim == 2 and y.shape[1] == n_outputs, "y", f"shape {y.shape}",
           f"(rows,) labels or (rows, {n_outputs}) targets")
     return y.astype(dtype)
 
@@ -77,27 +77,27 @@ def validate(net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig) ->
     check_choice("lr_schedule", config.schedule.name, SCHEDULES)
     fused_output = FUSED_OUTPUT.get(config.loss)
     if fused_output is not None:
-        check(net.output == fused_output, "output", net.output,
+        require(net.output == fused_output, "output", net.output,
               f"{fused_output} (the only output {config.loss} is defined on)")
     else:
-        check(net.output in DERIVATIVES, "output", net.output,
+        require(net.output in DERIVATIVES, "output", net.output,
               f"one of {sorted(DERIVATIVES)} with loss={config.loss}")
-    check(math.isfinite(config.lr) and config.lr > 0, "lr", config.lr, "a finite float > 0")
-    check(config.epochs >= 1, "epochs", config.epochs, "an int >= 1")
-    check(config.batch_size is None or config.batch_size >= 1, "batch_size", config.batch_size,
+    require(math.isfinite(config.lr) and config.lr > 0, "lr", config.lr, "a finite float > 0")
+    require(config.epochs >= 1, "epochs", config.epochs, "an int >= 1")
+    require(config.batch_size is None or config.batch_size >= 1, "batch_size", config.batch_size,
           "an int >= 1, or null for the full batch")
-    check(config.l1 >= 0, "l1", config.l1, "a float >= 0")
-    check(config.l2 >= 0, "l2", config.l2, "a float >= 0")
-    check(0 <= config.momentum < 1, "momentum", config.momentum, "a float in [0, 1)")
-    check(config.schedule.decay_steps >= 1, "lr_schedule.decay_steps",
+    require(config.l1 >= 0, "l1", config.l1, "a float >= 0")
+    require(config.l2 >= 0, "l2", config.l2, "a float >= 0")
+    require(0 <= config.momentum < 1, "momentum", config.momentum, "a float in [0, 1)")
+    require(config.schedule.decay_steps >= 1, "lr_schedule.decay_steps",
           config.schedule.decay_steps, "an int >= 1")
-    check(config.schedule.decay_rate > 0, "lr_schedule.decay_rate",
+    require(config.schedule.decay_rate > 0, "lr_schedule.decay_rate",
           config.schedule.decay_rate, "a float > 0")
-    check(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] == net.sizes[0], "x",
+    require(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] == net.sizes[0], "x",
           f"shape {x.shape}", f"(rows >= 1, {net.sizes[0]}) for this network")
-    check(y.shape[0] == x.shape[0], "y", f"{y.shape[0]} rows", f"{x.shape[0]} rows, as x")
-    check(bool(np.isfinite(x).all()), "x", "non-finite values", "finite inputs")
-    check(bool(np.isfinite(y).all()), "y", "non-finite values", "finite targets")
+    require(y.shape[0] == x.shape[0], "y", f"{y.shape[0]} rows", f"{x.shape[0]} rows, as x")
+    require(bool(np.isfinite(x).all()), "x", "non-finite values", "finite inputs")
+    require(bool(np.isfinite(y).all()), "y", "non-finite values", "finite targets")
 
 
 def validate_network(activation: str, output: str, init_scheme: str, bias: str) -> None:

@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from nnlab import job, schema, tracking
+from nnlab import job, schema
+from nnlab.contract import MEMBER_TAG_PREFIX
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
-from nnlab.sweep import MEMBER_TAG_PREFIX
+from nnlab.tracking import store
 
 SWEEP_TAG = "nnlab.sweep_id"
 HASH_TAG = "nnlab.config_hash"
@@ -92,7 +93,7 @@ def outcome(status: str, failure: str | None) -> str:
     return DIVERGED if status == "FAILED" and (failure or "").startswith("diverged") else CRASHED
 
 
-def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
+def _table(records: list[store.RunRecord]) -> pd.DataFrame:
     rows = []
     for record in records:
         failure = record.tags.get(FAILURE_TAG)
@@ -170,7 +171,7 @@ def select_runs(experiment: str,
                 sweep: str | list[str] | None = None) -> tuple[pd.DataFrame, Selection]:
     """The typed runs a report counts, and how they were chosen (see `load_runs`)."""
     try:
-        records = tracking.find_runs(experiment)
+        records = store.find_runs(experiment)
     except LookupError as error:
         raise ReportError(str(error)) from None
     if not records:
@@ -197,7 +198,7 @@ def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataF
 
 def load_curves(run_ids: list[str], metric: str = "train_loss") -> pd.DataFrame:
     """A per-step metric of the runs, long format: run_id, step, value."""
-    histories = tracking.metric_histories(run_ids, metric)
+    histories = store.metric_histories(run_ids, metric)
     frames = [pd.DataFrame(points, columns=["step", "value"]).assign(run_id=run_id)
               for run_id, points in histories.items() if points]
     if not frames:
@@ -210,7 +211,7 @@ def load_fit(run_id: str) -> tuple[Network, Dataset]:
     """A run's trained network and the data it trained on, rebuilt from its artifacts
     (config.yaml and weights.npz): the same seed draws the same data."""
     with tempfile.TemporaryDirectory() as directory:
-        config_file, weights_file = tracking.download_artifacts(
+        config_file, weights_file = store.download_artifacts(
             run_id, ["config.yaml", "weights.npz"], Path(directory))
         config = schema.to_run_config(yaml.safe_load(config_file.read_text()))
         net = job.load_weights(weights_file)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SHORT, all_runs, run_nnlab, store_client
 
-from nnlab.job import WALL_CLOCK_METRICS
+from nnlab.contract import WALL_CLOCK_METRICS
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 

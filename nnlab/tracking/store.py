@@ -1,7 +1,5 @@
-"""MLflow: the one module of nnlab that imports it. It knows nothing of Hydra.
-
-The default store is embedded: SQLite in `./mlflow.db`, artifacts beside it in `./mlartifacts/`.
-`MLFLOW_TRACKING_URI` overrides it, a tracking server (`http://...`) included.
+"""The store through MLflow's client: the one module of nnlab that imports mlflow's tracking
+API. It knows nothing of Hydra; no MLflow entity leaves it (runs come back as RunRecords).
 """
 
 import fcntl
@@ -29,26 +27,16 @@ from mlflow.protos.databricks_pb2 import (  # noqa: E402
 )
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-DEFAULT_DB = "mlflow.db"
-ARTIFACTS_DIR = "mlartifacts"
+from nnlab.contract import FAILURE_TAG, SWEEP_ID_TAG  # noqa: E402
+from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # noqa: E402
+
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
-FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
 SEARCH_PAGE = 1000
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else the SQLite store in the current directory."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
 def _client() -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri())
-
-
-def is_server(uri: str) -> bool:
-    """Whether `uri` is a tracking server's (the runs are logged over HTTP)."""
-    return uri.startswith(("http://", "https://"))
 
 
 def preload() -> None:
@@ -57,13 +45,6 @@ def preload() -> None:
     and alembic."""
     if not is_server(tracking_uri()):
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-
-
-def local_artifact_root(uri: str) -> str | None:
-    """For a local SQLite store, the artifact folder beside the database file."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return (Path(uri.removeprefix("sqlite:///")).parent / ARTIFACTS_DIR).resolve().as_uri()
 
 
 def ensure_experiment(name: str) -> str:
@@ -148,15 +129,15 @@ def tag_runs(run_ids: Iterable[str], tags: dict[str, str]) -> None:
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
-def close_unfinished(sweep_id: str, experiment_ids: Iterable[str], status: str,
-                     reason: str) -> list[str]:
+def close_running_runs(sweep_id: str, experiment_ids: Iterable[str], status: str,
+                       reason: str) -> list[str]:
     """Close the sweep's runs still RUNNING, whose process is gone; returns their names."""
     client = _client()
     runs = client.search_runs(
         list(experiment_ids), max_results=SEARCH_PAGE,
-        filter_string=f"tags.`nnlab.sweep_id` = '{sweep_id}' AND attributes.status = 'RUNNING'")
+        filter_string=f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' AND attributes.status = 'RUNNING'")
     for run in runs:
-        mark_run(run.info.run_id, status, {"nnlab.failure": reason})
+        mark_run(run.info.run_id, status, {FAILURE_TAG: reason})
     return [run.info.run_name for run in runs]
 
 

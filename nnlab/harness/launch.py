@@ -14,79 +14,63 @@ The workers also start while the launching process prepares the MLflow store (im
 and creating a store take seconds in each process): see `start_workers`.
 """
 
-import atexit
 import copy
-import gc
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.config_loader_impl import get_overrides_dirname
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.plugins import Plugins
+from hydra.core.override_parser.types import Override
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
-from omegaconf.basecontainer import BaseContainer
 
-from nnlab import sweep
+from nnlab import contract, process
+from nnlab.harness import compat, sweep
 
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
+# The per-job keys: the jobs of one arm differ only in these.
+PER_JOB_KEYS = ("seed", sweep.ENV_SET + contract.RUN_NAME_ENV)
+# A worker's cache: the composed config of the first job of each arm, by the arm's overrides.
+FIRST_OF_ARM_CACHE = "first job config of each arm"
 
-# Per worker process: the composed config of the first job of each arm, by the arm's overrides.
-_first_of_arm: dict[tuple[str, ...], DictConfig] = {}
 
-
-def _is_per_job(override: str) -> bool:
-    """The overrides in which the jobs of one arm differ: the seed and nnlab's run name."""
-    return sweep.override_key(override) in ("seed", f"hydra.job.env_set.{sweep.RUN_NAME}")
+def _is_per_job(override: Override) -> bool:
+    return sweep.override_key(override) in PER_JOB_KEYS
 
 
 def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str]) -> DictConfig:
     """What `loader.load_sweep_config(master, overrides)` returns, composing once per arm."""
+    parsed = sweep.parse(overrides)
     # The sweep (its command line and folder) and the arm: a worker may serve several sweeps.
     arm = (str(master.hydra.sweep.dir), *master.hydra.overrides.hydra,
-           *master.hydra.overrides.task, "|", *(o for o in overrides if not _is_per_job(o)))
-    first = _first_of_arm.get(arm)
+           *master.hydra.overrides.task, "|", *(o.input_line for o in parsed
+                                               if not _is_per_job(o)))
+    first_of_arm = process.cache(FIRST_OF_ARM_CACHE)
+    first = first_of_arm.get(arm)
     if first is None:
         config = loader.load_sweep_config(master, list(overrides))
-        _first_of_arm[arm] = copy.deepcopy(config)
+        first_of_arm[arm] = copy.deepcopy(config)
         return config
 
     config = copy.deepcopy(first)
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
     task = [o for o in parsed if not o.is_hydra_override()]
     with read_write(config), open_dict(config):
         for override in parsed:
-            if _is_per_job(override.input_line):
+            if _is_per_job(override):
                 OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
         hydra = config.hydra
         hydra.overrides.task = [o.input_line for o in task]
         hydra.overrides.hydra = list(master.hydra.overrides.hydra) + [
             o.input_line for o in parsed if o.is_hydra_override()]
-        hydra.job.override_dirname = get_overrides_dirname(
-            overrides=task,
-            kv_sep=hydra.job.config.override_dirname.kv_sep,
-            item_sep=hydra.job.config.override_dirname.item_sep,
-            exclude_keys=hydra.job.config.override_dirname.exclude_keys,
-        )
+        hydra.job.override_dirname = compat.override_dirname(
+            task, hydra.job.config.override_dirname)
     return config
-
-
-def _restore_singletons(state: dict[Any, Any]) -> None:
-    """`Singleton.set_state(state)`, keeping the plugins found for this worker's first job."""
-    plugins = Singleton._instances.get(Plugins)
-    if plugins is None:
-        Singleton.set_state(state)
-        return
-    Singleton._instances = {**state["instances"], Plugins: plugins}
-    BaseContainer._resolvers = copy.deepcopy(state["omegaconf_resolvers"])
 
 
 def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
@@ -94,7 +78,7 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
                 singleton_state: dict[Any, Any]) -> JobReturn:
     """One job in a worker: the stock joblib launcher's steps, with `job_config`."""
     setup_globals()
-    _restore_singletons(singleton_state)
+    compat.restore_singletons(singleton_state)
     job = job_config(hydra_context.config_loader, config, overrides)
     with open_dict(job):
         job.hydra.job.id = f"{job.hydra.job.name}_{idx}"
@@ -104,37 +88,18 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
         return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     finally:
-        _freeze_what_is_loaded()  # a worker that did not warm up has loaded it all by now
-
-
-def _freeze_what_is_loaded() -> None:
-    """Leave the objects this worker has loaded (MLflow, SQLAlchemy, matplotlib: ~300k) out of
-    every later garbage collection, once.
-
-    Without psutil, loky collects garbage in each worker about once a second: a full collection
-    over those objects takes ~0.1 s, between every two jobs. The interpreter's teardown at exit
-    collects them again (~0.7 s, which the launching process waits for): frozen too.
-    """
-    global _frozen
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        atexit.register(gc.freeze)
-        _frozen = True
-
-
-_frozen = False
+        process.freeze_what_is_loaded()  # a worker that did not warm up has loaded it all now
 
 
 def warm_up() -> None:
     """What every job imports: paid once per worker, while the launching process is busy."""
     import matplotlib.backends.backend_agg  # noqa: F401
 
-    import nnlab.run  # noqa: F401
-    from nnlab import tracking
+    import nnlab.harness.app  # noqa: F401
+    from nnlab.tracking import store
 
-    tracking.preload()
-    _freeze_what_is_loaded()
+    store.preload()
+    process.freeze_what_is_loaded()
 
 
 def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
@@ -188,14 +153,14 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 returns[idx] = job
                 del pending[idx]
         except TerminatedWorkerError:
-            lost = set(sweep.close_unfinished(list(pending.values()), "FAILED", WORKER_DIED))
+            lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
+                                                  WORKER_DIED))
             if not lost and len(returns) == done_before:
                 raise  # the pool died before any job ran: a new pool would too
             for idx, overrides in list(pending.items()):
-                if sweep.job_env(overrides).get(sweep.RUN_NAME) in lost:
-                    task = [o for o in overrides
-                            if not sweep.override_key(o).startswith("hydra.")]
-                    returns[idx] = JobReturn(overrides=task, status=JobStatus.FAILED,
-                                             _return_value=sweep.WorkerDied(WORKER_DIED))
+                if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
+                    task = [o.input_line for o in sweep.parse(overrides)
+                            if not o.is_hydra_override()]
+                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(WORKER_DIED))
                     del pending[idx]
     return [returns[idx] for idx in sorted(returns)]

@@ -1,0 +1,123 @@
+"""`python -m nnlab.run [overrides]`: one run; with -m, a sweep (the Hydra app).
+
+The app wires config -> data + network -> train -> MLflow; the logic lives in `nnlab.job`
+(a run without Hydra or MLflow), `nnlab.harness.sweep` (what the launching process does) and
+`nnlab.tracking` (MLflow).
+"""
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nnlab import contract, job, process, schema
+from nnlab.constraints import ConfigError
+from nnlab.harness import sweep
+
+log = logging.getLogger(__name__)
+
+
+def register_schema() -> None:
+    """Make the schema the base of `conf/config.yaml` (its defaults list names it)."""
+    ConfigStore.instance().store(name="nnlab_schema", node=schema.RunConfig)
+
+
+register_schema()
+
+
+def track(cfg: DictConfig) -> dict:
+    """Validate, train and log one run; returns its status for the sweep summary."""
+    start = time.perf_counter()
+    hydra_cfg = HydraConfig.get()
+    config = schema.to_run_config(cfg)
+    if contract.SWEEP_ID_ENV not in os.environ:
+        job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
+    # Imported once the config is known to be valid: MLflow takes seconds to import.
+    from nnlab.tracking import store
+
+    name = os.environ.get(contract.RUN_NAME_ENV) or f"{config.activation}-s{config.seed}"
+    experiment_id = os.environ.get(contract.EXPERIMENT_ID_ENV) or store.ensure_experiment(
+        config.experiment_name)
+    commit = contract.git_commit()
+    tags = {
+        contract.SWEEP_ID_TAG: os.environ.get(contract.SWEEP_ID_ENV) or contract.new_sweep_id(),
+        contract.CONFIG_HASH_TAG: schema.config_hash(config, contract.code_version(commit)),
+        contract.RECIPE_TAG: hydra_cfg.runtime.choices.get("recipe", ""),
+    }
+    if commit:
+        tags[contract.COMMIT_TAG] = commit
+    run_id = store.start_run(experiment_id, name, schema.flatten(config), tags)
+    out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
+    try:
+        result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
+    except Exception as error:
+        log.exception("run %s crashed", name)
+        store.mark_run(run_id, contract.FAILED,
+                       {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
+        raise
+    end_tags = {}
+    if result.diverged_at is not None:
+        end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
+                    contract.DIVERGED_AT_TAG: str(result.diverged_at)}
+    status = contract.FINISHED if result.diverged_at is None else contract.FAILED
+    store.end_run(run_id, status, result.metrics,
+                  {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
+                  out_dir)
+    summary = result.failure or f"test_loss={result.metrics['test_loss']:.4g}"
+    line = f"{name} {summary} {time.perf_counter() - start:.1f}s"
+    if hydra_cfg.mode == hydra.types.RunMode.MULTIRUN:
+        sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
+    else:
+        print(f"{line}  (run {run_id} in experiment '{config.experiment_name}')")
+    return {"status": status, "run_name": name, "failure": result.failure}
+
+
+# nnlab/conf as a folder: a package-relative path would need conf/ to be an importable package.
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def main(cfg: DictConfig) -> dict:
+    try:
+        return track(cfg)
+    except ConfigError as error:
+        # A single run validates inside Hydra's job runner, which would add its own report.
+        raise SystemExit(f"nnlab: config error: {error}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    """Hydra and OmegaConf errors span several lines; the user needs the key and the value."""
+    text = str(error).split("Config search path")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = error.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
+        lines.append(str(cause).splitlines()[0].strip())
+    return " ".join(dict.fromkeys(lines))
+
+
+def cli() -> None:
+    # Let errors reach this function instead of Hydra's multi-line report.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    process.freeze_gc_at_exit()
+    try:
+        main()
+    except ConfigError as error:
+        sys.exit(f"nnlab: config error: {error}")
+    except sweep.JobCrashed as error:
+        sys.exit(f"nnlab: {error}")
+    except sweep.Interrupted as error:
+        print(f"nnlab: {error}", file=sys.stderr)
+        sys.exit(130)  # the shell's code for a command stopped by Ctrl-C
+    except (hydra.errors.HydraException, OmegaConfBaseException) as error:
+        sys.exit(f"nnlab: config error: {_one_line(error)}")
+
+
+if __name__ == "__main__":
+    cli()

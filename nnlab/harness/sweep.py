@@ -1,0 +1,283 @@
+"""What a sweep does in the launching process, before and after its jobs run.
+
+Before: check every job's config (a bad value stops the sweep before any job starts and before
+anything is written to MLflow), plan the sweep (create the store and the experiments, which
+workers must never race to create; find the jobs that finished before), and hand every job its
+sweep id, experiment id and run name through Hydra's `hydra.job.env_set`, which works the same
+with every launcher. After: one summary line, and an error if a job crashed (a divergence is a
+result, not a crash).
+"""
+
+import dataclasses
+import fcntl
+import functools
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobReturn
+from omegaconf import DictConfig
+
+from nnlab import contract, job, schema
+from nnlab.constraints import ConfigError
+from nnlab.harness import compat
+
+PROGRESS_FILE = ".nnlab_progress"
+ENV_SET = "hydra.job.env_set."
+
+
+class JobCrashed(RuntimeError):
+    """One or more jobs raised; the message names them."""
+
+
+class WorkerDied(RuntimeError):
+    """The process running a job was killed (out of memory, a signal): the job's outcome."""
+
+
+class Interrupted(RuntimeError):
+    """The sweep was stopped (Ctrl-C, SIGTERM); the message says what became of its runs."""
+
+
+@functools.cache
+def _parser() -> OverridesParser:
+    return OverridesParser.create()
+
+
+def parse(overrides: Sequence[str]) -> list[Override]:
+    """Overrides parsed by Hydra's own grammar (quotes, escapes, `+`/`++`/`~` prefixes)."""
+    return _parser().parse_overrides(list(overrides))
+
+
+def override_key(override: Override) -> str:
+    """The key an override sets: `seed` for `seed=3`, `hydra.job.env_set.X` for `++hydra...`."""
+    return override.key_or_group
+
+
+def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
+    """Readable names from the values that vary across the sweep: `relu-s3`, `lr0.1-relu-s3`."""
+    chosen = [{override_key(o): o.get_value_element_as_str() for o in parse(overrides)}
+              for overrides in job_overrides]
+    values: dict[str, set[str]] = {}
+    for job_values in chosen:
+        for key, value in job_values.items():
+            values.setdefault(key, set()).add(value)
+    swept = [key for key, seen in values.items() if len(seen) > 1 and key != "seed"]
+    return ["-".join([_name_part(key, job_values[key]) for key in swept if key in job_values]
+                     + [f"s{seed}"])
+            for job_values, seed in zip(chosen, seeds, strict=True)]
+
+
+def _name_part(key: str, value: str) -> str:
+    # Words speak for themselves (relu); numbers and lists need their key (lr0.1, hidden[4]).
+    if value.replace("_", "").isalpha():
+        return value
+    return f"{key.rsplit('.', 1)[-1]}{value.replace(' ', '')}"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def job_env(overrides: Sequence[str]) -> dict[str, str]:
+    """The NNLAB_* variables `apply_plan` gave a job, read back from its overrides."""
+    env = {}
+    for override in parse(overrides):
+        key = override_key(override)
+        if key.startswith(ENV_SET) and key.removeprefix(ENV_SET) in contract.JOB_ENV:
+            env[key.removeprefix(ENV_SET)] = str(override.value())
+    return env
+
+
+def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) -> list[str]:
+    """Mark the runs of these jobs' sweep that are still RUNNING, after their processes were
+    stopped; returns their names."""
+    from nnlab.tracking import store
+
+    envs = [job_env(overrides) for overrides in launched]
+    if not envs:
+        return []
+    return store.close_running_runs(envs[0][contract.SWEEP_ID_ENV],
+                                    {env[contract.EXPERIMENT_ID_ENV] for env in envs},
+                                    status, reason)
+
+
+def _seed(overrides: list[Override]) -> int | None:
+    for override in overrides:
+        if override_key(override) == "seed":
+            value = override.value()
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"seed={override.get_value_element_as_str()} is invalid; "
+                                  "allowed: an int >= 0")
+            return value
+    return None
+
+
+def check_jobs(job_overrides: list[list[str]],
+               compose: Callable[[list[str]], DictConfig]) -> list[schema.RunConfig]:
+    """Every job's checked config; a ConfigError naming the job stops the sweep.
+
+    `compose` builds a job's config from its overrides (Hydra's sweep composition, what
+    Hydra's `Sweeper.validate_batch_is_legal` does for every job). Composing takes a tenth of a
+    second or more and no check depends on the seed, so the first job of each arm (the jobs
+    alike but for their seed) is composed and checked, and the others are that config with
+    their seed: 2 compositions for 20 seeds x 2 arms.
+    """
+    checked: dict[tuple[str, ...], schema.RunConfig] = {}
+    run_configs = []
+    for overrides in job_overrides:
+        parsed = parse(overrides)
+        arm = tuple(o.input_line for o in parsed if override_key(o) != "seed")
+        seed = _seed(parsed)
+        if arm not in checked:
+            try:
+                config = schema.to_run_config(compose(list(overrides)))
+                job.check(config)
+            except ConfigError as error:
+                raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
+            checked[arm] = config
+        config = checked[arm]
+        run_configs.append(config if seed is None else dataclasses.replace(config, seed=seed))
+    return run_configs
+
+
+def warn_if_store_is_local(launcher_target: str) -> None:
+    """A launcher that runs jobs on other machines cannot reach a store in a local file."""
+    from nnlab.tracking.uri import is_server, tracking_uri
+
+    uri = tracking_uri()
+    if "slurm" in launcher_target.lower() and not is_server(uri):
+        print(f"nnlab: warning: Slurm runs the jobs on other machines, which cannot reach the "
+              f"store {uri} (nor its artifacts) on this one: start `python -m nnlab.server` "
+              "and set MLFLOW_TRACKING_URI=http://HOST:PORT", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    overrides: list[str]
+    config: schema.RunConfig
+    run_name: str
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will run, decided before anything runs."""
+
+    sweep_id: str
+    commit: str | None
+    experiment_ids: dict[str, str]  # by experiment name, each created if it was missing
+    todo: list[PlannedJob]
+    reused: list[str]  # ids of the runs that finished before: resume skips their jobs
+
+
+def plan_sweep(job_overrides: list[list[str]],
+               run_configs: list[schema.RunConfig]) -> SweepPlan:
+    """Create the store and the experiments, and find the jobs that have finished before."""
+    # Imported once every job is known to be valid: MLflow takes seconds to import.
+    from nnlab.tracking import store
+
+    experiment_ids = {name: store.ensure_experiment(name)
+                      for name in sorted({c.experiment_name for c in run_configs})}
+    names = run_names(job_overrides, [c.seed for c in run_configs])
+    commit = contract.git_commit()
+    version = contract.code_version(commit)
+    finished = _finished_runs({c.experiment_name for c in run_configs if c.resume})
+    todo, reused = [], []
+    for overrides, config, name in zip(job_overrides, run_configs, names, strict=True):
+        run_id = config.resume and finished[config.experiment_name].get(
+            schema.config_hash(config, version))
+        if run_id:
+            reused.append(run_id)
+        else:
+            todo.append(PlannedJob(list(overrides), config, name))
+    return SweepPlan(contract.new_sweep_id(), commit, experiment_ids, todo, reused)
+
+
+def apply_plan(plan: SweepPlan) -> list[list[str]]:
+    """Count the finished runs in this sweep, say what runs where, and return the overrides
+    to launch, each with its sweep id, experiment id and run name."""
+    from nnlab.tracking import store
+    from nnlab.tracking.uri import tracking_uri
+
+    # The finished runs a sweep skips are part of it too: the report of this sweep counts them.
+    store.tag_runs(plan.reused, {contract.MEMBER_TAG_PREFIX + plan.sweep_id: "finished before"})
+    skipped = f"skipped {len(plan.reused)} finished, " if plan.reused else ""
+    experiments = ", ".join(f"'{name}'" for name in plan.experiment_ids)
+    print(f"nnlab: {skipped}running {len(plan.todo)} -> experiment {experiments} at "
+          f"{tracking_uri()} (sweep {plan.sweep_id})", flush=True)
+    shared = {contract.SWEEP_ID_ENV: plan.sweep_id, contract.SWEEP_SIZE_ENV: str(len(plan.todo)),
+              contract.GIT_COMMIT_ENV: plan.commit or ""}
+    launched = []
+    for planned in plan.todo:
+        env = shared | {contract.EXPERIMENT_ID_ENV: plan.experiment_ids[
+                            planned.config.experiment_name],
+                        contract.RUN_NAME_ENV: planned.run_name}
+        launched.append(planned.overrides + [f"++{ENV_SET}{key}={_quoted(value)}"
+                                             for key, value in env.items()])
+    return launched
+
+
+def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, str]]:
+    """Per experiment, its FINISHED runs' ids by config hash (one query per experiment)."""
+    from nnlab.tracking import store
+
+    return {name: {run.tags.get(contract.CONFIG_HASH_TAG): run.run_id
+                   for run in store.find_runs(name) if run.status == contract.FINISHED}
+            for name in experiment_names}
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`) stops the sweep the way Ctrl-C does."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def reset_progress(sweep_dir: Path) -> None:
+    """Count from 1 again: a sweep into the folder of an earlier one (a fixed hydra.sweep.dir)
+    would go on from that sweep's count."""
+    (sweep_dir / PROGRESS_FILE).unlink(missing_ok=True)
+
+
+def report_progress(sweep_dir: Path, line: str) -> None:
+    """Print `[k/N] line`, k counting finished jobs across every worker process."""
+    total = os.environ.get(contract.SWEEP_SIZE_ENV, "?")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / PROGRESS_FILE, "a+") as progress:
+        fcntl.flock(progress, fcntl.LOCK_EX)
+        progress.write(".")
+        progress.flush()
+        progress.seek(0)
+        done = len(progress.read())
+        fcntl.flock(progress, fcntl.LOCK_UN)
+    print(f"[{done}/{total}] {line}", flush=True)
+
+
+def summary_line(returns: list[JobReturn]) -> str:
+    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed."""
+    statuses: Counter = Counter()
+    crashed = []
+    for returned in returns:
+        value = compat.job_outcome(returned)
+        if isinstance(value, BaseException):
+            statuses[contract.FAILED] += 1
+            crashed.append(f"{' '.join(returned.overrides or [])}: {type(value).__name__}: "
+                           f"{value}")
+        else:
+            statuses[value["status"]] += 1
+    line = f"{len(returns)} runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    if crashed:
+        raise JobCrashed(f"{line}; {len(crashed)} crashed: " + " | ".join(crashed))
+    return line
