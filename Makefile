@@ -2,20 +2,35 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Exact versions of every package nnlab installs (pip constraints): `make lock` refreshes it.
+LOCK   := requirements-lock.txt
+PIP    := $(PYTHON) -m pip install --quiet --constraint $(LOCK)
+# Everything a lock covers: every extra nnlab has.
+EXTRAS := dev,postgres,auth,slurm
 
-.PHONY: install test test-integration lint bench demo ui server reports clean
+.PHONY: install lock test test-integration lint bench demo ui server reports clean
 
 EXPERIMENTS  := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 # The reports' own store, kept out of git: re-running `make reports` re-runs every sweep.
 REPORT_STORE := $(CURDIR)/reports/.store
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The newest releases pyproject.toml allows, resolved in a new venv, written as the lock.
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet '.[$(EXTRAS)]'
+	{ echo "# nnlab's lock: pip constraints, written by make lock on" \
+	    "$$(.lock-venv/bin/python -c 'import platform; print(platform.python_implementation(), platform.python_version(), platform.system(), platform.machine())')."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^nnlab[ =@]'; } > $(LOCK)
+	rm -rf .lock-venv
 
 test: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
@@ -26,7 +41,7 @@ test: $(STAMP)
 test-integration: $(STAMP)
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
-	$(PYTHON) -m pip install --quiet -e '.[dev,postgres,auth,slurm]'
+	$(PIP) -e '.[$(EXTRAS)]'
 	$(PYTHON) -m pytest -q tests/integration
 
 lint: $(STAMP)
@@ -56,4 +71,4 @@ reports: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) outputs multirun
+	rm -rf $(VENV) .lock-venv outputs multirun
