@@ -20,6 +20,7 @@ from nnlab.report.analysis import (
     read_experiment,
 )
 from nnlab.report.plots import PLOTS
+from nnlab.report.runs import outcome
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -91,6 +92,13 @@ def test_a_difference_is_claimed_only_if_holm_p_and_the_ci_agree():
     assert stats.detected(below_zero, adjusted_p=0.01)
     assert not stats.detected(below_zero, adjusted_p=0.06)  # Holm made it too weak
     assert not stats.detected(straddling, adjusted_p=0.01)  # the CI does not exclude 0
+
+
+def test_a_failed_run_diverged_if_its_tags_say_so_and_crashed_otherwise():
+    assert outcome("FAILED", {"nnlab.diverged_at": "12"}) == "diverged"
+    # Logged before nnlab.diverged_at existed: only the failure message says it.
+    assert outcome("FAILED", {"nnlab.failure": "diverged at step 5"}) == "diverged"
+    assert outcome("FAILED", {"nnlab.failure": "ValueError: x"}) == "crashed"
 
 
 def _runs(values: dict[str, list[float]], outcomes: dict[str, list[str]] | None = None):

@@ -16,18 +16,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+import nnlab.contract as contract
 from nnlab import job, schema, tracking
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
-from nnlab.sweep import MEMBER_TAG_PREFIX
 
-SWEEP_TAG = "nnlab.sweep_id"
-HASH_TAG = "nnlab.config_hash"
-FAILURE_TAG = "nnlab.failure"
-RECIPE_TAG = "nnlab.recipe"
 ALL_SWEEPS = "all"
-NOT_TERMINATED = ("RUNNING", "SCHEDULED")
 META = ("run_name", "sweep_id", "config_hash", "recipe", "status", "outcome", "failure",
         "start_time", "end_time", "run_id")
 # How a run ended, as the statistics count it: a divergence is a result of the recipe (a
@@ -84,28 +79,30 @@ def _cast(column: pd.Series, dtype: str) -> pd.Series:
     return column.astype(dtype)
 
 
-def outcome(status: str, failure: str | None) -> str:
-    if status == "FINISHED":
+def outcome(status: str, tags: dict[str, str]) -> str:
+    """How a run with this MLflow status and these tags ended, as the statistics count it."""
+    if status == contract.FINISHED:
         return FINISHED
-    if status in NOT_TERMINATED:
+    if status in contract.NOT_TERMINATED:
         return RUNNING
-    return DIVERGED if status == "FAILED" and (failure or "").startswith("diverged") else CRASHED
+    return DIVERGED if status == contract.FAILED and contract.diverged(tags) else CRASHED
 
 
 def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
     rows = []
     for record in records:
-        failure = record.tags.get(FAILURE_TAG)
-        meta = {"run_name": record.run_name, "sweep_id": record.tags.get(SWEEP_TAG),
-                "config_hash": record.tags.get(HASH_TAG), "recipe": record.tags.get(RECIPE_TAG),
-                "status": record.status, "outcome": outcome(record.status, failure),
-                "failure": failure, "start_time": record.start_time,
+        tags = record.tags
+        meta = {"run_name": record.run_name, "sweep_id": tags.get(contract.SWEEP_ID_TAG),
+                "config_hash": tags.get(contract.CONFIG_HASH_TAG),
+                "recipe": tags.get(contract.RECIPE_TAG), "status": record.status,
+                "outcome": outcome(record.status, tags),
+                "failure": tags.get(contract.FAILURE_TAG), "start_time": record.start_time,
                 "end_time": record.end_time, "run_id": record.run_id}
         row = meta | record.params | {f"metric:{k}": v for k, v in record.metrics.items()}
         rows.append(row)
         # A run a later sweep skipped as finished (resume) belongs to that sweep too.
-        rows += [row | {"sweep_id": key.removeprefix(MEMBER_TAG_PREFIX)}
-                 for key in record.tags if key.startswith(MEMBER_TAG_PREFIX)]
+        rows += [row | {"sweep_id": key.removeprefix(contract.MEMBER_TAG_PREFIX)}
+                 for key in tags if key.startswith(contract.MEMBER_TAG_PREFIX)]
     return pd.DataFrame(rows)
 
 
@@ -195,7 +192,8 @@ def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataF
     return select_runs(experiment, sweep)[0]
 
 
-def load_curves(run_ids: list[str], metric: str = "train_loss") -> pd.DataFrame:
+def load_curves(run_ids: list[str],
+                metric: str = contract.TRAIN_LOSS_SERIES) -> pd.DataFrame:
     """A per-step metric of the runs, long format: run_id, step, value."""
     histories = tracking.metric_histories(run_ids, metric)
     frames = [pd.DataFrame(points, columns=["step", "value"]).assign(run_id=run_id)
