@@ -28,7 +28,7 @@ from nnlab.report.analysis import (
     Success,
     lower_is_better,
 )
-from nnlab.report.runs import CRASHED, DIVERGED, FINISHED, RUNNING, param_dtypes
+from nnlab.report.runs import Outcome, param_dtypes
 
 ARM = "arm"
 # Keys that never make an arm: seeds are the replicates, the experiment is the selection.
@@ -87,7 +87,7 @@ class Comparison:
 
     @property
     def finished(self) -> pd.DataFrame:
-        return self.runs[self.runs["outcome"] == FINISHED]
+        return self.runs[self.runs["outcome"] == Outcome.FINISHED]
 
 
 def fmt(value: float, sign: bool = False) -> str:
@@ -200,7 +200,7 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     values = dict(zip(labels, rows, strict=True))
     order = sorted(values, key=lambda label: tuple(sort_key(v) for v in values[label]))
     runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
-    counted = runs[runs["outcome"] == FINISHED]
+    counted = runs[runs["outcome"] == Outcome.FINISHED]
     repeated = counted.groupby([ARM, *([facet] if facet else []), "seed"], dropna=False).size()
     if (repeated > 1).any():
         others = [k for k in detect_arm_keys(counted, facet) if k not in keys]
@@ -226,7 +226,7 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
 def outcome_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
     """Per arm: runs, how they ended, and which seeds."""
     counts = pd.crosstab(runs[ARM], runs["outcome"]).reindex(
-        index=list(setup.arms), columns=[FINISHED, DIVERGED, CRASHED, RUNNING], fill_value=0)
+        index=list(setup.arms), columns=list(Outcome), fill_value=0)
     counts.insert(0, "runs", counts.sum(axis=1))
     counts["seeds"] = runs.groupby(ARM)["seed"].agg(lambda s: _seed_text(sorted(set(s))))
     return counts.rename_axis(ARM).reset_index()
@@ -242,7 +242,7 @@ def metric_table(runs: pd.DataFrame, setup: Setup,
                  metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Per metric (default: the setup's) and arm, over the finished runs' seeds: n, mean
     [95% CI], median and IQR."""
-    finished = runs[runs["outcome"] == FINISHED]
+    finished = runs[runs["outcome"] == Outcome.FINISHED]
     names = [metric.name for metric in setup.metrics] if metrics is None else metrics
     rows = [{"metric": name, ARM: arm,
              **vars(stats.summarize(finished.loc[finished[ARM] == arm, name]))}
@@ -255,13 +255,14 @@ def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
     if setup.success is None:
         return None
     success = setup.success
+    counted = runs["outcome"].isin([Outcome.FINISHED, Outcome.DIVERGED])
     rows = []
     for arm in setup.arms:
-        results = runs[(runs[ARM] == arm) & runs["outcome"].isin([FINISHED, DIVERGED])]
+        results = runs[(runs[ARM] == arm) & counted]
         values = results[success.metric].to_numpy(dtype=float)
         # NaN compares False: a diverged run's missing metric is a failure either way.
         hits = (values < success.threshold) if success.below else (values > success.threshold)
-        successes = int((hits & (results["outcome"] == FINISHED).to_numpy()).sum())
+        successes = int((hits & (results["outcome"] == Outcome.FINISHED).to_numpy()).sum())
         low, high = stats.wilson_interval(successes, len(results))
         rate = successes / len(results) if len(results) else math.nan
         rows.append({ARM: arm, "successes": successes, "n": len(results), "rate": rate,
@@ -271,7 +272,8 @@ def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
 
 def paired_values(runs: pd.DataFrame, setup: Setup, metric: str) -> pd.DataFrame:
     """Per seed and non-baseline arm: its value, the baseline's, and the difference."""
-    finished = runs[(runs["outcome"] == FINISHED) & np.isfinite(runs[metric].astype(float))]
+    finished = runs[(runs["outcome"] == Outcome.FINISHED)
+                    & np.isfinite(runs[metric].astype(float))]
     wide = finished.pivot(index="seed", columns=ARM, values=metric)
     frames = []
     for arm in setup.arms[1:]:
@@ -355,10 +357,11 @@ def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
 
 def _not_counted(outcomes: pd.DataFrame) -> list[str]:
     notes = []
-    for outcome, what in ((DIVERGED, "diverged: counted as failures in the success rates, "
-                                     "left out of the metric statistics"),
-                          (CRASHED, "crashed (or were killed): left out of every statistic"),
-                          (RUNNING, "were still running: left out of every statistic")):
+    for outcome, what in ((Outcome.DIVERGED, "diverged: counted as failures in the success "
+                                             "rates, left out of the metric statistics"),
+                          (Outcome.CRASHED, "crashed (or were killed): left out of every "
+                                            "statistic"),
+                          (Outcome.RUNNING, "were still running: left out of every statistic")):
         total = int(outcomes[outcome].sum())
         if total:
             per_arm = ", ".join(f"{row[ARM]} {row[outcome]}" for _, row in outcomes.iterrows()

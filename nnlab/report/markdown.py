@@ -7,7 +7,7 @@ import pandas as pd
 
 from nnlab.report.analysis import Analysis
 from nnlab.report.compare import ARM, Comparison, Setup, fmt, fmt_p
-from nnlab.report.runs import FINISHED, Selection, param_dtypes
+from nnlab.report.runs import Outcome, Selection, param_dtypes
 
 QUESTION = "**Question.** "
 ANSWER = "**Answer.** "
@@ -54,7 +54,7 @@ def _question(report: Report) -> str:
 
 def _setup_section(report: Report) -> str:
     setup, runs, selection = report.setup, report.runs, report.selection
-    counts = report.outcomes[["runs", "finished", "diverged", "crashed", "running"]].sum()
+    counts = report.outcomes[["runs", *Outcome]].sum()
     started = runs["start_time"].min()
     rows = [
         ["experiment", f"`{selection.experiment}` (MLflow)"],
@@ -65,8 +65,8 @@ def _setup_section(report: Report) -> str:
             + ", ".join(c.value for c in report.comparisons)
             + "; the arms are compared within each value"]] if setup.facet else []),
         ["seeds", _seeds(report)],
-        ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in (
-            "finished", "diverged", "crashed", "running") if counts[k] or k == "finished")
+        ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in Outcome
+                                                   if counts[k] or k == Outcome.FINISHED)
          + (f"; {selection.superseded} earlier run(s) of the same configs not counted"
             if selection.superseded else "")],
         ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"
@@ -120,7 +120,7 @@ def _results(comparison: Comparison, setup: Setup) -> list[str]:
                    for _, row in comparison.metrics.iterrows()]
     parts = [
         *_subsection(comparison),
-        table([ARM, "runs", "finished", "diverged", "crashed", "running", "seeds"],
+        table([ARM, "runs", *Outcome, "seeds"],
               comparison.outcomes.to_numpy().tolist()),
         "Metrics over the finished runs (n = seeds):",
         table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR"], metric_rows),
@@ -171,7 +171,7 @@ def _paired_section(report: Report) -> str:
 
 
 def _not_counted_section(report: Report) -> str:
-    others = report.runs[report.runs["outcome"] != FINISHED]
+    others = report.runs[report.runs["outcome"] != Outcome.FINISHED]
     if others.empty:
         return "## Runs that did not finish\n\nNone: every run finished."
     facet = report.setup.facet

@@ -38,7 +38,7 @@ from nnlab import figures
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.compare import ARM, Comparison, Setup, metric_table, paired_values, value_text
-from nnlab.report.runs import DIVERGED, FINISHED
+from nnlab.report.runs import Outcome
 
 # The one place the look of the reports is set; render() applies it around every figure, so
 # nothing leaks into the matplotlib state of a notebook that imports the report. The figures are
@@ -132,7 +132,7 @@ class PlotData:
 
     @cached_property
     def finished(self) -> pd.DataFrame:
-        return self.runs[self.runs["outcome"] == FINISHED]
+        return self.runs[self.runs["outcome"] == Outcome.FINISHED]
 
     @cached_property
     def curves(self) -> pd.DataFrame:
@@ -294,8 +294,8 @@ class _ArmAxis:
 def _no_value_notes(runs: pd.DataFrame, arms: list[str], metric: str | None) -> list[str]:
     """Per arm, its runs that have no value to plot: diverged, or finished without `metric`
     (steps_to_threshold, say, of a run that never reached the threshold)."""
-    diverged = runs[runs["outcome"] == DIVERGED].groupby(ARM).size()
-    finished = runs[runs["outcome"] == FINISHED]
+    diverged = runs[runs["outcome"] == Outcome.DIVERGED].groupby(ARM).size()
+    finished = runs[runs["outcome"] == Outcome.FINISHED]
     missing = (finished[finished[metric].isna()].groupby(ARM).size() if metric
                else pd.Series(dtype=int))
     notes = []
@@ -443,7 +443,7 @@ def training_curves(data: PlotData) -> Drawn:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step (optimizer update)")
         ax.set_ylabel(ylabel)
-        diverged = int((comparison.runs["outcome"] == DIVERGED).sum())
+        diverged = int((comparison.runs["outcome"] == Outcome.DIVERGED).sum())
         ax.set_title(_title("Training curves" + (f" ({diverged} diverged runs not drawn)"
                                                  if diverged else ""), comparison))
     handles = [Line2D([], [], color=data.palette[arm], ls=styles[arm], lw=2,

@@ -11,6 +11,7 @@ import tempfile
 import types
 import typing
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
@@ -25,9 +26,16 @@ from nnlab.report.analysis import ReportError
 ALL_SWEEPS = "all"
 META = ("run_name", "sweep_id", "config_hash", "recipe", "status", "outcome", "failure",
         "start_time", "end_time", "run_id")
-# How a run ended, as the statistics count it: a divergence is a result of the recipe (a
-# failure in success rates); a crash or a kill is not, and is listed but never counted.
-FINISHED, DIVERGED, CRASHED, RUNNING = "finished", "diverged", "crashed", "running"
+
+
+class Outcome(StrEnum):
+    """How a run ended, as the statistics count it: a divergence is a result of the recipe (a
+    failure in success rates); a crash or a kill is not, and is listed but never counted."""
+
+    FINISHED = "finished"
+    DIVERGED = "diverged"
+    CRASHED = "crashed"
+    RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -79,13 +87,15 @@ def _cast(column: pd.Series, dtype: str) -> pd.Series:
     return column.astype(dtype)
 
 
-def outcome(status: str, tags: dict[str, str]) -> str:
+def outcome(status: str, tags: dict[str, str]) -> Outcome:
     """How a run with this MLflow status and these tags ended, as the statistics count it."""
     if status == contract.FINISHED:
-        return FINISHED
+        return Outcome.FINISHED
     if status in contract.NOT_TERMINATED:
-        return RUNNING
-    return DIVERGED if status == contract.FAILED and contract.diverged(tags) else CRASHED
+        return Outcome.RUNNING
+    if status == contract.FAILED and contract.diverged(tags):
+        return Outcome.DIVERGED
+    return Outcome.CRASHED
 
 
 def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
@@ -109,7 +119,7 @@ def _table(records: list[tracking.RunRecord]) -> pd.DataFrame:
 def _sweeps(table: pd.DataFrame) -> pd.DataFrame:
     """One row per sweep id, oldest first (ids begin with their start time): how many runs,
     whether some still run."""
-    return (table.assign(running=table["outcome"].eq(RUNNING))
+    return (table.assign(running=table["outcome"].eq(Outcome.RUNNING))
             .groupby("sweep_id", dropna=False)
             .agg(runs=("run_id", "size"), running=("running", "any"))
             .sort_index())
@@ -139,7 +149,7 @@ def _choose(table: pd.DataFrame, experiment: str,
 
 def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
     """Each config once: its latest finished run, or its latest run if none finished."""
-    ranked = runs.assign(finished=runs["outcome"].eq(FINISHED)).sort_values(
+    ranked = runs.assign(finished=runs["outcome"].eq(Outcome.FINISHED)).sort_values(
         ["finished", "start_time"], kind="stable")
     kept = ranked.groupby("config_hash", dropna=False, sort=False).tail(1)
     return kept.drop(columns="finished").sort_values("start_time", kind="stable")
