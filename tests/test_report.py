@@ -93,8 +93,8 @@ def _plot_data(cwd: Path, block: dict) -> PlotData:
 
 
 def _resolved(runs: pd.DataFrame, block: dict) -> PlotData:
-    setup, runs = compare.resolve(runs, parse_analysis(block))
-    return PlotData(runs, setup, compare.comparisons(runs, setup), load_curves, load_fit)
+    design, runs = compare.resolve(runs, parse_analysis(block))
+    return PlotData(runs, design, compare.comparisons(runs, design), load_curves, load_fit)
 
 
 def _drawn_axes(name: str, data: PlotData) -> list:

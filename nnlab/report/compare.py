@@ -36,7 +36,7 @@ NOT_ARMS = ("seed", "experiment_name")
 
 
 @dataclass(frozen=True)
-class Setup:
+class Design:
     """What a report compares, resolved against the runs."""
 
     arm_keys: tuple[str, ...]
@@ -181,7 +181,7 @@ def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
     return analysis.metrics
 
 
-def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame]:
+def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Design, pd.DataFrame]:
     """The arms (given or detected), the baseline and the metrics; the runs with an arm column."""
     facet = analysis.facet
     if facet is not None and facet not in runs:
@@ -219,14 +219,14 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     metrics = _metrics(runs, analysis)
     if analysis.success is not None and analysis.success.metric not in runs:
         raise ReportError(f"success metric {analysis.success.metric} is not logged by these runs")
-    return Setup(tuple(keys), arms, baseline, metrics, analysis.success, facet,
+    return Design(tuple(keys), arms, baseline, metrics, analysis.success, facet,
                  tuple(order)), runs
 
 
-def outcome_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+def outcome_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Per arm: runs, how they ended, and which seeds."""
     counts = pd.crosstab(runs[ARM], runs["outcome"]).reindex(
-        index=list(setup.arms), columns=list(Outcome), fill_value=0)
+        index=list(design.arms), columns=list(Outcome), fill_value=0)
     counts.insert(0, "runs", counts.sum(axis=1))
     counts["seeds"] = runs.groupby(ARM)["seed"].agg(lambda s: _seed_text(sorted(set(s))))
     return counts.rename_axis(ARM).reset_index()
@@ -238,26 +238,26 @@ def _seed_text(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def metric_table(runs: pd.DataFrame, setup: Setup,
+def metric_table(runs: pd.DataFrame, design: Design,
                  metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per metric (default: the setup's) and arm, over the finished runs' seeds: n, mean
+    """Per metric (default: the design's) and arm, over the finished runs' seeds: n, mean
     [95% CI], median and IQR."""
     finished = runs[runs["outcome"] == Outcome.FINISHED]
-    names = [metric.name for metric in setup.metrics] if metrics is None else metrics
+    names = [metric.name for metric in design.metrics] if metrics is None else metrics
     rows = [{"metric": name, ARM: arm,
              **vars(stats.summarize(finished.loc[finished[ARM] == arm, name]))}
-            for name in names for arm in setup.arms]
+            for name in names for arm in design.arms]
     return pd.DataFrame(rows)
 
 
-def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
+def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
     """Per arm: successes among finished and diverged runs (a divergence is a failure)."""
-    if setup.success is None:
+    if design.success is None:
         return None
-    success = setup.success
+    success = design.success
     counted = runs["outcome"].isin([Outcome.FINISHED, Outcome.DIVERGED])
     rows = []
-    for arm in setup.arms:
+    for arm in design.arms:
         results = runs[(runs[ARM] == arm) & counted]
         values = results[success.metric].to_numpy(dtype=float)
         # NaN compares False: a diverged run's missing metric is a failure either way.
@@ -270,34 +270,34 @@ def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def paired_values(runs: pd.DataFrame, setup: Setup, metric: str) -> pd.DataFrame:
+def paired_values(runs: pd.DataFrame, design: Design, metric: str) -> pd.DataFrame:
     """Per seed and non-baseline arm: its value, the baseline's, and the difference."""
     finished = runs[(runs["outcome"] == Outcome.FINISHED)
                     & np.isfinite(runs[metric].astype(float))]
     wide = finished.pivot(index="seed", columns=ARM, values=metric)
     frames = []
-    for arm in setup.arms[1:]:
-        if arm not in wide or setup.baseline not in wide:
+    for arm in design.arms[1:]:
+        if arm not in wide or design.baseline not in wide:
             continue
-        pair = wide[[arm, setup.baseline]].dropna()
+        pair = wide[[arm, design.baseline]].dropna()
         frames.append(pd.DataFrame({"seed": pair.index, ARM: arm, "value": pair[arm].to_numpy(),
-                                    "baseline_value": pair[setup.baseline].to_numpy()}))
+                                    "baseline_value": pair[design.baseline].to_numpy()}))
     if not frames:
         return pd.DataFrame(columns=["seed", ARM, "value", "baseline_value", "difference"])
     pairs = pd.concat(frames, ignore_index=True)
     return pairs.assign(difference=pairs["value"] - pairs["baseline_value"])
 
 
-def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+def paired_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Each arm against the baseline, per metric; Holm over the arms within each metric."""
     rows = []
-    for metric in setup.metrics:
-        pairs = paired_values(runs, setup, metric.name)
+    for metric in design.metrics:
+        pairs = paired_values(runs, design, metric.name)
         results = [stats.paired(pairs.loc[pairs[ARM] == arm, "value"],
                                 pairs.loc[pairs[ARM] == arm, "baseline_value"],
-                                metric.lower_is_better) for arm in setup.arms[1:]]
+                                metric.lower_is_better) for arm in design.arms[1:]]
         adjusted = stats.holm([result.p_value for result in results])
-        for arm, result, p_holm in zip(setup.arms[1:], results, adjusted, strict=True):
+        for arm, result, p_holm in zip(design.arms[1:], results, adjusted, strict=True):
             rows.append({"metric": metric.name, ARM: arm, **vars(result), "p_holm": p_holm,
                          "detected": stats.detected(result, p_holm)})
     return pd.DataFrame(rows, columns=["metric", ARM, "n", "mean_difference", "ci_low",
@@ -338,20 +338,20 @@ def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> s
             f"{int(seeds)}/{n} seeds).")
 
 
-def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
+def _success_sentences(success: pd.DataFrame, design: Design) -> list[str]:
     rates = ", ".join(f"{row[ARM]} {row['successes']}/{row['n']} ({row['rate']:.0%} "
                       f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}])"
                       for _, row in success.iterrows() if row["n"])
-    sentences = [f"Success ({setup.success.describe()}): {rates}."]
-    base = success.set_index(ARM).loc[setup.baseline]
+    sentences = [f"Success ({design.success.describe()}): {rates}."]
+    base = success.set_index(ARM).loc[design.baseline]
     for _, row in success.iloc[1:].iterrows():
         if row["ci_low"] > base["ci_high"] or row["ci_high"] < base["ci_low"]:
             direction = "higher" if row["rate"] > base["rate"] else "lower"
             sentences.append(f"The success rate is {direction} with {row[ARM]} than with "
-                             f"{setup.baseline} (their Wilson 95% intervals do not overlap).")
+                             f"{design.baseline} (their Wilson 95% intervals do not overlap).")
         else:
             sentences.append(f"No detectable difference in success rate between {row[ARM]} "
-                             f"and {setup.baseline} (their Wilson 95% intervals overlap).")
+                             f"and {design.baseline} (their Wilson 95% intervals overlap).")
     return sentences
 
 
@@ -370,53 +370,53 @@ def _not_counted(outcomes: pd.DataFrame) -> list[str]:
     return notes
 
 
-def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
+def verdict(design: Design, paired: pd.DataFrame, success: pd.DataFrame | None,
             outcomes: pd.DataFrame) -> Verdict:
     """Sentences computed from the tables: a difference only where Holm p and the CI agree."""
-    if len(setup.arms) < 2:
-        answer = [f"One arm only ({setup.arms[0]}): nothing to compare."]
+    if len(design.arms) < 2:
+        answer = [f"One arm only ({design.arms[0]}): nothing to compare."]
     else:
-        rows = paired[paired["metric"] == setup.primary.name]
-        answer = [_comparison_sentence(row, setup.primary, setup.baseline)
+        rows = paired[paired["metric"] == design.primary.name]
+        answer = [_comparison_sentence(row, design.primary, design.baseline)
                   for _, row in rows.iterrows()]
     if success is not None:
-        answer += _success_sentences(success, setup)
+        answer += _success_sentences(success, design)
     others, quiet = [], []
-    for metric in setup.metrics[1:]:
+    for metric in design.metrics[1:]:
         rows = paired[paired["metric"] == metric.name]
         said = rows["detected"] | (rows["n"] < 2)
-        others += [_comparison_sentence(row, metric, setup.baseline)
+        others += [_comparison_sentence(row, metric, design.baseline)
                    for _, row in rows[said].iterrows()]
         if (~said).any():
-            arms = f" ({', '.join(rows.loc[~said, ARM])})" if len(setup.arms) > 2 else ""
+            arms = f" ({', '.join(rows.loc[~said, ARM])})" if len(design.arms) > 2 else ""
             quiet.append(metric.name + arms)
     if quiet:
-        others.append(f"No detectable difference from {setup.baseline} in "
+        others.append(f"No detectable difference from {design.baseline} in "
                       f"{', '.join(quiet)}.")
     return Verdict(" ".join(answer), " ".join(answer + others + _not_counted(outcomes)))
 
 
-def comparisons(runs: pd.DataFrame, setup: Setup) -> list[Comparison]:
+def comparisons(runs: pd.DataFrame, design: Design) -> list[Comparison]:
     """The tables and the verdict within each facet value (sorted); one of all runs without."""
-    if setup.facet is None:
+    if design.facet is None:
         groups = [(None, runs)]
     else:
-        texts = runs[setup.facet].map(value_text)
-        values = sorted(runs[setup.facet].drop_duplicates(), key=sort_key)
+        texts = runs[design.facet].map(value_text)
+        values = sorted(runs[design.facet].drop_duplicates(), key=sort_key)
         groups = [(value_text(value), runs[texts == value_text(value)]) for value in values]
     result = []
     for value, group in groups:
-        outcomes = outcome_table(group, setup)
-        paired = paired_table(group, setup)
-        success = success_table(group, setup)
-        result.append(Comparison(setup.facet, value, group, outcomes, metric_table(group, setup),
-                                 success, paired, verdict(setup, paired, success, outcomes)))
+        outcomes = outcome_table(group, design)
+        paired = paired_table(group, design)
+        success = success_table(group, design)
+        result.append(Comparison(design.facet, value, group, outcomes, metric_table(group, design),
+                                 success, paired, verdict(design, paired, success, outcomes)))
     return result
 
 
-def _brief(comparison: Comparison, setup: Setup) -> str:
+def _brief(comparison: Comparison, design: Design) -> str:
     """The primary metric's verdict within one facet value, in a clause per finding."""
-    rows = comparison.paired[comparison.paired["metric"] == setup.primary.name]
+    rows = comparison.paired[comparison.paired["metric"] == design.primary.name]
     if rows.empty:
         return "one arm only"
     compared = rows[rows["n"] >= 2]
@@ -439,11 +439,11 @@ def _brief(comparison: Comparison, setup: Setup) -> str:
     return "; ".join(clauses) + counts
 
 
-def answer(comparisons: list[Comparison], setup: Setup) -> str:
+def answer(comparisons: list[Comparison], design: Design) -> str:
     """The report's one line: the verdict's answer; with a facet, the primary metric's verdict
     per facet value, a sentence each (the full verdicts are in the report)."""
-    if setup.facet is None:
+    if design.facet is None:
         return comparisons[0].verdict.answer
-    per_value = " ".join(f"{c.value}: {_brief(c, setup)}." for c in comparisons)
-    return (f"{setup.primary.name} against {setup.baseline}, within each {setup.facet} "
+    per_value = " ".join(f"{c.value}: {_brief(c, design)}." for c in comparisons)
+    return (f"{design.primary.name} against {design.baseline}, within each {design.facet} "
             f"value. {per_value}")

@@ -37,7 +37,7 @@ from matplotlib.ticker import (
 from nnlab import figures
 from nnlab.data import Dataset
 from nnlab.engine import Network
-from nnlab.report.compare import ARM, Comparison, Setup, metric_table, paired_values, value_text
+from nnlab.report.compare import ARM, Comparison, Design, metric_table, paired_values, value_text
 from nnlab.report.runs import Outcome
 
 # The one place the look of the reports is set; render() applies it around every figure, so
@@ -107,24 +107,24 @@ Row = TypeVar("Row")
 @dataclass
 class PlotData:
     runs: pd.DataFrame  # the selected runs, with their arm
-    setup: Setup
+    design: Design
     comparisons: list[Comparison]  # one per facet value; one of all runs without a facet
     load_curves: Callable[[list[str]], pd.DataFrame]  # run ids -> run_id, step, value
     load_fit: Callable[[str], tuple[Network, Dataset]]  # run id -> trained net, its data
 
     @cached_property
     def palette(self) -> dict[str, tuple]:
-        arms = self.setup.sorted_arms
+        arms = self.design.sorted_arms
         return dict(zip(arms, sns.color_palette(PALETTE, len(arms)), strict=True))
 
     @cached_property
     def arm_values(self) -> dict[str, tuple[str, ...]]:
         """Each arm's value of each arm key, as text: its label without the keys' names."""
-        keys = list(self.setup.arm_keys)
+        keys = list(self.design.arm_keys)
         if not keys:
-            return {arm: (arm,) for arm in self.setup.arms}
+            return {arm: (arm,) for arm in self.design.arms}
         first = self.runs.drop_duplicates(ARM).set_index(ARM)[keys]
-        return {arm: tuple(map(value_text, first.loc[arm])) for arm in self.setup.arms}
+        return {arm: tuple(map(value_text, first.loc[arm])) for arm in self.design.arms}
 
     def short_label(self, arm: str) -> str:
         """The arm's values, for a legend or axis whose title names the keys."""
@@ -172,7 +172,7 @@ def _panels(count: int, columns: int = PANELS_PER_ROW,
 
 def _columns(data: PlotData, count: int) -> int:
     """A column per facet value; without a facet, `count` panels wrap at PANELS_PER_ROW."""
-    return len(data.comparisons) if data.setup.facet else min(count, PANELS_PER_ROW)
+    return len(data.comparisons) if data.design.facet else min(count, PANELS_PER_ROW)
 
 
 def _facet_grid(data: PlotData, rows: Sequence[Row], size: tuple[float, float] = PANEL_SIZE,
@@ -260,7 +260,7 @@ def _arm_legend(figure: Figure, data: PlotData, arms: list[str],
         if width <= figure.get_figwidth():
             break
         columns -= 1
-    figure.legend(handles=handles, loc="outside lower center", title=data.setup.arm_title,
+    figure.legend(handles=handles, loc="outside lower center", title=data.design.arm_title,
                   ncols=columns)
 
 
@@ -328,7 +328,7 @@ def _arm_grid(data: PlotData, rows: Sequence[Row], arms: list[str],
     figure, grid = _facet_grid(data, rows, (width, PANEL_SIZE[1]))
     slot = (width - AXIS_MARGIN) / len(arms)
     return figure, [(ax, comparison, row,
-                     _ArmAxis(values, panel, data.setup.arm_title, needed > width, slot))
+                     _ArmAxis(values, panel, data.design.arm_title, needed > width, slot))
                     for (ax, comparison, row), panel in zip(grid, notes, strict=True)]
 
 
@@ -354,7 +354,7 @@ def _missing(data: PlotData, metrics: Sequence[str]) -> list[str]:
 def _success_line(ax: Axes, data: PlotData, metric: str) -> bool:
     """The success threshold across a panel of `metric`, if success is judged on it: over the
     points, as it often sits a hair from many of them (0.99 against accuracies of 1)."""
-    success = data.setup.success
+    success = data.design.success
     if success is None or success.metric != metric:
         return False
     ax.axhline(success.threshold, color="0.3", ls="--", lw=1.2, zorder=4,
@@ -364,8 +364,8 @@ def _success_line(ax: Axes, data: PlotData, metric: str) -> bool:
 
 def distributions(data: PlotData) -> Drawn:
     """Per metric: every seed's value over a box per arm, the success threshold if any."""
-    arms = list(data.setup.sorted_arms)
-    figure, cells = _arm_grid(data, data.setup.metrics, arms, lambda metric: metric.name)
+    arms = list(data.design.sorted_arms)
+    figure, cells = _arm_grid(data, data.design.metrics, arms, lambda metric: metric.name)
     with_threshold = None
     for ax, comparison, metric, arm_axis in cells:
         points = comparison.finished[[ARM, metric.name]].dropna()
@@ -399,7 +399,7 @@ def distributions(data: PlotData) -> Drawn:
 def _line_styles(data: PlotData, arms: list[str]) -> dict[str, str]:
     """A line style per value of the second arm key (solid, dashed...), so that arms of two keys
     differ by more than a colour; solid for all with one key."""
-    if len(data.setup.arm_keys) < 2:
+    if len(data.design.arm_keys) < 2:
         return dict.fromkeys(arms, "-")
     seconds = list(dict.fromkeys(data.arm_values[arm][1] for arm in arms))
     return {arm: LINE_STYLES[seconds.index(data.arm_values[arm][1]) % len(LINE_STYLES)]
@@ -411,12 +411,12 @@ def training_curves(data: PlotData) -> Drawn:
     curves = data.curves
     if curves.empty:
         return Drawn(None, "no finished run logged train_loss")
-    arms = [arm for arm in data.setup.sorted_arms if arm in set(curves[ARM])]
+    arms = [arm for arm in data.design.sorted_arms if arm in set(curves[ARM])]
     styles = _line_styles(data, arms)
     # Many arms' seeds and bands, drawn as for a few, would bury the medians.
     faint = min(1.0, MANY_ARMS / len(arms))
     ylabel = metric_label("train_loss")
-    if LOSS_KEY in data.setup.arm_keys:
+    if LOSS_KEY in data.design.arm_keys:
         ylabel += ":\neach arm's own loss, not comparable across arms"
     figure, cells = _facet_grid(data, [None], WIDE_PANEL if len(data.comparisons) == 1
                                 else PANEL_SIZE)
@@ -450,20 +450,20 @@ def training_curves(data: PlotData) -> Drawn:
                       label=f"{data.short_label(arm)} (n={'/'.join(counts[arm])})")
                for arm in arms]
     figure.legend(handles=handles, loc="outside right upper",
-                  title=f"{data.setup.arm_title}:\nmedian, IQR band"
-                  + ("\n(n per panel)" if data.setup.facet else ""))
+                  title=f"{data.design.arm_title}:\nmedian, IQR band"
+                  + ("\n(n per panel)" if data.design.facet else ""))
     return Drawn(figure)
 
 
 def paired_differences(data: PlotData) -> Drawn:
     """Per metric: each seed's difference from the baseline, with the mean and its 95% CI."""
-    others = [arm for arm in data.setup.sorted_arms if arm != data.setup.baseline]
+    others = [arm for arm in data.design.sorted_arms if arm != data.design.baseline]
     if not others:
         return Drawn(None, "one arm only: nothing to pair")
-    pairs = {(comparison.value, metric): paired_values(comparison.runs, data.setup,
+    pairs = {(comparison.value, metric): paired_values(comparison.runs, data.design,
                                                        metric.name)
-             for comparison in data.comparisons for metric in data.setup.metrics}
-    metrics = [metric for metric in data.setup.metrics
+             for comparison in data.comparisons for metric in data.design.metrics}
+    metrics = [metric for metric in data.design.metrics
                if any(not pairs[c.value, metric].empty for c in data.comparisons)]
     if not metrics:
         return Drawn(None, "no seed has a finished run in an arm and in the baseline")
@@ -484,19 +484,19 @@ def paired_differences(data: PlotData) -> Drawn:
         ax.set_ylabel(f"arm − baseline{', symlog scale' if symlog else ''}:\n"
                       f"{metric_label(metric.name)}")
         ax.set_title(_title(f"{metric.name}, paired by seed", comparison))
-    figure.suptitle(f"Each arm minus the baseline, {data.setup.baseline}, seed by seed")
+    figure.suptitle(f"Each arm minus the baseline, {data.design.baseline}, seed by seed")
     _legend_below(figure, cells[0][0])
-    dropped = [metric.name for metric in data.setup.metrics if metric not in metrics]
+    dropped = [metric.name for metric in data.design.metrics if metric not in metrics]
     return Drawn(figure, f"Not drawn: {', '.join(dropped)}, as no seed has a value in both "
                          "an arm and the baseline." if dropped else "")
 
 
 def success_rates(data: PlotData) -> Drawn:
     """Per arm: the success rate with its Wilson 95% interval, and the count it comes from."""
-    success = data.setup.success
+    success = data.design.success
     if success is None:
         return Drawn(None, "the analysis sets no success criterion")
-    arms = list(data.setup.sorted_arms)
+    arms = list(data.design.sorted_arms)
     figure, cells = _arm_grid(data, [None], arms)
     for ax, comparison, _, arm_axis in cells:
         table = comparison.success.set_index(ARM)
@@ -536,10 +536,10 @@ def train_vs_test(data: PlotData) -> Drawn:
     missing = _missing(data, metrics)
     if missing:
         return Drawn(None, f"no finished run logged {', '.join(missing)} (classification only)")
-    arms = list(data.setup.sorted_arms)
+    arms = list(data.design.sorted_arms)
     figure, cells = _arm_grid(data, [None], arms)
     for ax, comparison, _, arm_axis in cells:
-        table = metric_table(comparison.runs, data.setup, metrics).set_index(ARM)
+        table = metric_table(comparison.runs, data.design, metrics).set_index(ARM)
         for offset, metric, style in zip((-DODGE, DODGE), metrics, SERIES, strict=True):
             rows = table[table["metric"] == metric].reindex(arms)
             _mean_with_ci(ax, np.arange(len(arms)) + offset, rows, **style,
@@ -557,7 +557,7 @@ def accuracy_vs_time(data: PlotData) -> Drawn:
     missing = _missing(data, [x, y])
     if missing:
         return Drawn(None, f"no finished run logged {', '.join(missing)}")
-    arms = list(data.setup.sorted_arms)
+    arms = list(data.design.sorted_arms)
     times = data.finished[x][data.finished[x] > 0]
     # A decade at least, so that 1, 2 and 5 x 10^k label it at both ends and between. The same
     # for every panel, so that the facet values compare.
@@ -584,10 +584,10 @@ def accuracy_vs_time(data: PlotData) -> Drawn:
 
 def loss_vs_dead_units(data: PlotData) -> Drawn:
     """Every finished run: the primary metric against its fraction of dead hidden units."""
-    x, metric = "dead_units_frac", data.setup.primary.name
+    x, metric = "dead_units_frac", data.design.primary.name
     if _missing(data, [x]):
         return Drawn(None, "no finished run logged dead_units_frac (ReLU hidden layers only)")
-    arms = list(data.setup.sorted_arms)
+    arms = list(data.design.sorted_arms)
     figure, cells = _facet_grid(data, [None])
     for ax, comparison, _ in cells:
         # Dead fractions are multiples of 1/units: runs of the same fraction and a similar
@@ -610,9 +610,9 @@ def loss_vs_dead_units(data: PlotData) -> Drawn:
 
 def _penalties(data: PlotData) -> tuple[dict[str, tuple[str, float]], list[str], list[str]]:
     """Each arm of one penalty: its kind (l1, l2) and strength; the arms of none; of both."""
-    values = data.runs.groupby(ARM)[list(data.setup.arm_keys)].first()
+    values = data.runs.groupby(ARM)[list(data.design.arm_keys)].first()
     single, none, both = {}, [], []
-    for arm in data.setup.arms:
+    for arm in data.design.arms:
         strengths = {key: float(v) for key, v in values.loc[arm].items()
                      if pd.notna(v) and v != 0}
         if not strengths:
@@ -627,14 +627,14 @@ def _penalties(data: PlotData) -> tuple[dict[str, tuple[str, float]], list[str],
 def metric_by_strength(data: PlotData) -> Drawn:
     """The primary metric's mean against the penalty strength: a line per kind, the
     no-penalty arm as a reference line."""
-    keys = set(data.setup.arm_keys)
+    keys = set(data.design.arm_keys)
     if not keys or not keys <= set(PENALTIES):
-        return Drawn(None, f"the arms ({data.setup.arm_title}) are not penalty strengths "
+        return Drawn(None, f"the arms ({data.design.arm_title}) are not penalty strengths "
                            f"({', '.join(PENALTIES)})")
     single, none, both = _penalties(data)
     if not single:
         return Drawn(None, "no arm has a single penalty")
-    metric = data.setup.primary.name
+    metric = data.design.primary.name
     strengths = sorted({strength for _, strength in single.values()})
     # Each kind a little left or right of its strengths: at the same strength, they overlap.
     dodges = (-LOG_DODGE, LOG_DODGE)
@@ -660,7 +660,7 @@ def metric_by_strength(data: PlotData) -> Drawn:
         ax.set_xlabel("penalty strength (λ), log scale")
         ax.set_ylabel(metric_label(metric))
         ax.set_title(comparison.short_title or f"{metric} by penalty strength")
-    if data.setup.facet:
+    if data.design.facet:
         figure.suptitle(f"{metric} by penalty strength")
     _legend_below(figure, cells[0][0], columns=2)
     return Drawn(figure, f"Arms with both penalties, not drawn: {', '.join(both)}."
@@ -669,7 +669,7 @@ def metric_by_strength(data: PlotData) -> Drawn:
 
 def decision_boundaries(data: PlotData) -> Drawn:
     """One seed's trained net per arm: its decision regions and its training points."""
-    arms = list(data.setup.sorted_arms)
+    arms = list(data.design.sorted_arms)
     cells = [(comparison, arm) for comparison in data.comparisons for arm in arms]
     seeds = set.intersection(*(set(c.finished.loc[c.finished[ARM] == arm, "seed"])
                                for c, arm in cells))
@@ -703,7 +703,7 @@ def decision_boundaries(data: PlotData) -> Drawn:
     for ax in axes:
         ax.get_legend().remove()
     figure.suptitle(f"Decision regions, seed {seed}")
-    every = f"every arm and {data.setup.facet} value" if data.setup.facet else "every arm"
+    every = f"every arm and {data.design.facet} value" if data.design.facet else "every arm"
     return Drawn(figure, f"Seed {seed}: the lowest seed whose run finished in {every}.")
 
 
