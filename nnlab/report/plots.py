@@ -34,7 +34,7 @@ from matplotlib.ticker import (
     StrMethodFormatter,
 )
 
-from nnlab import figures
+from nnlab import contract, figures
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.compare import ARM, Comparison, Design, metric_table, paired_values, value_text
@@ -48,7 +48,7 @@ STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_
 PALETTE = "colorblind"
 # Two series that are not arms (train and test, L1 and L2): greys and markers, as colours mean
 # arms in every other figure of a report.
-SERIES = ({"color": "0.1", "marker": "o"}, {"color": "0.55", "marker": "s"})
+NON_ARM_STYLES = ({"color": "0.1", "marker": "o"}, {"color": "0.55", "marker": "s"})
 LINE_STYLES = ("-", "--", ":", "-.")  # one per value of an arm's second key
 DPI = 120
 PANEL_SIZE = (4.0, 3.6)  # inches per metric panel; wider when the arms' labels need it
@@ -88,7 +88,7 @@ LOSS_KEY = "loss"  # the param that chooses the training loss
 METRIC_LABELS = {
     "test_loss": "test loss (per sample)",
     "final_train_loss": "final train loss (per sample)",
-    "train_loss": "train loss (batch, per sample)",
+    contract.TRAIN_LOSS_SERIES: "train loss (batch, per sample)",
     "test_mse": "test MSE",
     "test_mae": "test MAE",
     "test_accuracy": "test accuracy (fraction)",
@@ -410,12 +410,12 @@ def training_curves(data: PlotData) -> Drawn:
     """train_loss per step: every seed faintly, the median and the interquartile band per arm."""
     curves = data.curves
     if curves.empty:
-        return Drawn(None, "no finished run logged train_loss")
+        return Drawn(None, f"no finished run logged {contract.TRAIN_LOSS_SERIES}")
     arms = [arm for arm in data.design.sorted_arms if arm in set(curves[ARM])]
     styles = _line_styles(data, arms)
     # Many arms' seeds and bands, drawn as for a few, would bury the medians.
     faint = min(1.0, MANY_ARMS / len(arms))
-    ylabel = metric_label("train_loss")
+    ylabel = metric_label(contract.TRAIN_LOSS_SERIES)
     if LOSS_KEY in data.design.arm_keys:
         ylabel += ":\neach arm's own loss, not comparable across arms"
     figure, cells = _facet_grid(data, [None], WIDE_PANEL if len(data.comparisons) == 1
@@ -540,7 +540,7 @@ def train_vs_test(data: PlotData) -> Drawn:
     figure, cells = _arm_grid(data, [None], arms)
     for ax, comparison, _, arm_axis in cells:
         table = metric_table(comparison.runs, data.design, metrics).set_index(ARM)
-        for offset, metric, style in zip((-DODGE, DODGE), metrics, SERIES, strict=True):
+        for offset, metric, style in zip((-DODGE, DODGE), metrics, NON_ARM_STYLES, strict=True):
             rows = table[table["metric"] == metric].reindex(arms)
             _mean_with_ci(ax, np.arange(len(arms)) + offset, rows, **style,
                           label=f"{metric.replace('_', ' ')}: mean, 95% CI")
@@ -641,7 +641,8 @@ def metric_by_strength(data: PlotData) -> Drawn:
     figure, cells = _facet_grid(data, [None])
     for ax, comparison, _ in cells:
         table = comparison.metrics[comparison.metrics["metric"] == metric].set_index(ARM)
-        for (kind, name), style, dodge in zip(PENALTIES.items(), SERIES, dodges, strict=True):
+        for (kind, name), style, dodge in zip(PENALTIES.items(), NON_ARM_STYLES, dodges,
+                                              strict=True):
             arms = sorted((arm for arm, (k, _) in single.items() if k == kind),
                           key=lambda arm: single[arm][1])
             if arms:
@@ -712,9 +713,10 @@ PLOTS: dict[str, Plot] = {
                           "sideways at random where many values tie); boxes show the quartiles "
                           "per arm; runs with no value to plot, diverged or finished without "
                           "the metric, are counted under the arm's name."),
-    "training_curves": Plot(training_curves, "train_loss per step: each seed faintly, the "
-                            "median over seeds in bold, the interquartile range shaded; with "
-                            "two arm keys, the line style tells the second one's value."),
+    "training_curves": Plot(training_curves, f"{contract.TRAIN_LOSS_SERIES} per step: each "
+                            "seed faintly, the median over seeds in bold, the interquartile "
+                            "range shaded; with two arm keys, the line style tells the second "
+                            "one's value."),
     "paired_differences": Plot(paired_differences, "Per seed, the arm's value minus the "
                                "baseline's (same data; same initial weights where their layer "
                                "sizes and init agree), spread sideways at random; diamond: mean "
