@@ -21,9 +21,9 @@ from nnlab import tracking
 from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
 from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
-from nnlab.report.compare import fmt
 from nnlab.report.plots import PLOTS, STYLE, PlotData, render
 from nnlab.report.runs import load_curves, load_fit, select_runs
+from nnlab.report.verdict import fmt
 
 LATE_SWEEP = "29990101-000000-late00"
 PENALTIES = {"arm": ["l1", "l2"], "facet": "dataset.n_train", "baseline": {"l1": 0.0, "l2": 0.0},

@@ -21,6 +21,7 @@ from nnlab.report.analysis import (
 )
 from nnlab.report.plots import PLOTS
 from nnlab.report.runs import outcome
+from nnlab.report.verdict import Verdict, answer, verdict
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -112,13 +113,10 @@ def _runs(values: dict[str, list[float]], outcomes: dict[str, list[str]] | None 
     return pd.DataFrame(rows).astype({"seed": "Int64", "activation": "string"})
 
 
-def _verdict(runs: pd.DataFrame, **analysis) -> tuple[compare.Verdict, pd.DataFrame,
-                                                      pd.DataFrame | None]:
+def _verdict(runs: pd.DataFrame, **analysis) -> tuple[Verdict, pd.DataFrame, pd.DataFrame | None]:
     design, runs = compare.resolve(runs, Analysis(arm=("activation",), **analysis))
-    paired = compare.paired_table(runs, design)
-    success = compare.success_table(runs, design)
-    verdict = compare.verdict(design, paired, success, compare.outcome_table(runs, design))
-    return verdict, paired, success
+    (comparison,) = compare.comparisons(runs, design)
+    return verdict(comparison, design), comparison.paired, comparison.success
 
 
 def test_verdict_states_a_consistent_difference_with_its_ci_p_and_seeds():
@@ -184,12 +182,12 @@ def test_a_facet_compares_the_arms_within_each_value_and_answers_per_value():
         small.paired["p_value"])))
     assert list(small.paired["detected"]) == [False, True]
     assert not large.paired["detected"].any()
-    assert compare.answer([small, large], design) == (
+    assert answer([small, large], design) == (
         "test_loss against relu, within each dataset.n_train value. 16: lower with tanh by 0.3 "
         "[95% CI 0.291, 0.309]; no detectable difference with sigmoid (n=8). 128: no detectable "
         "difference with any of the 2 arms (n=8).")
-    assert small.verdict.answer.startswith("No detectable difference in test_loss between "
-                                           "sigmoid and relu at n=8")
+    assert verdict(small, design).answer.startswith("No detectable difference in test_loss "
+                                                    "between sigmoid and relu at n=8")
 
 
 def test_arm_detection_leaves_the_facet_out():

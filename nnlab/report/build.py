@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown
+from nnlab.report import compare, markdown, verdict
 from nnlab.report.analysis import (
     Analysis,
     MetricSpec,
@@ -101,7 +101,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     runs, selection = select_runs(experiment, sweep)
     design, runs = compare.resolve(runs, analysis)
     comparisons = compare.comparisons(runs, design)
-    answer = compare.answer(comparisons, design)
+    answer = verdict.answer(comparisons, design)
 
     out_dir = Path(out_dir)
     figure_dir = out_dir / name

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 
 from nnlab.report.analysis import Analysis
-from nnlab.report.compare import ARM, Comparison, Design, fmt, fmt_p
+from nnlab.report.compare import ARM, Comparison, Design
 from nnlab.report.runs import Outcome, Selection, param_dtypes
+from nnlab.report.verdict import fmt, fmt_p, verdict
 
 QUESTION = "**Question.** "
 ANSWER = "**Answer.** "
@@ -192,7 +193,8 @@ def render(report: Report) -> str:
     figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path
                           else f"*{caption}*" for path, caption in report.figures)
     verdicts = [part for comparison in report.comparisons
-                for part in [*_subsection(comparison), comparison.verdict.paragraph]]
+                for part in [*_subsection(comparison),
+                             verdict(comparison, report.design).paragraph]]
     sections = [
         f"# {report.name}",
         QUESTION + _question(report),
