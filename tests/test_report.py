@@ -21,9 +21,9 @@ from nnlab import contract
 from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
 from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
-from nnlab.report.compare import fmt
 from nnlab.report.plots import PLOTS, STYLE, PlotData, render
 from nnlab.report.runs import load_curves, load_fit, select_runs
+from nnlab.report.verdict import fmt
 from nnlab.tracking import store
 
 LATE_SWEEP = "29990101-000000-late00"
@@ -94,8 +94,8 @@ def _plot_data(cwd: Path, block: dict) -> PlotData:
 
 
 def _resolved(runs: pd.DataFrame, block: dict) -> PlotData:
-    setup, runs = compare.resolve(runs, parse_analysis(block))
-    return PlotData(runs, setup, compare.comparisons(runs, setup), load_curves, load_fit)
+    design, runs = compare.resolve(runs, parse_analysis(block))
+    return PlotData(runs, design, compare.comparisons(runs, design), load_curves, load_fit)
 
 
 def _drawn_axes(name: str, data: PlotData) -> list:

@@ -20,6 +20,8 @@ from nnlab.report.analysis import (
     read_experiment,
 )
 from nnlab.report.plots import PLOTS
+from nnlab.report.runs import outcome
+from nnlab.report.verdict import Verdict, answer, verdict
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -93,6 +95,13 @@ def test_a_difference_is_claimed_only_if_holm_p_and_the_ci_agree():
     assert not stats.detected(straddling, adjusted_p=0.01)  # the CI does not exclude 0
 
 
+def test_a_failed_run_diverged_if_its_tags_say_so_and_crashed_otherwise():
+    assert outcome("FAILED", {"nnlab.diverged_at": "12"}) == "diverged"
+    # Logged before nnlab.diverged_at existed: only the failure message says it.
+    assert outcome("FAILED", {"nnlab.failure": "diverged at step 5"}) == "diverged"
+    assert outcome("FAILED", {"nnlab.failure": "ValueError: x"}) == "crashed"
+
+
 def _runs(values: dict[str, list[float]], outcomes: dict[str, list[str]] | None = None):
     """A per-run table as load_runs gives it, for arms of `activation`."""
     rows = []
@@ -104,13 +113,10 @@ def _runs(values: dict[str, list[float]], outcomes: dict[str, list[str]] | None 
     return pd.DataFrame(rows).astype({"seed": "Int64", "activation": "string"})
 
 
-def _verdict(runs: pd.DataFrame, **analysis) -> tuple[compare.Verdict, pd.DataFrame,
-                                                      pd.DataFrame | None]:
-    setup, runs = compare.resolve(runs, Analysis(arm=("activation",), **analysis))
-    paired = compare.paired_table(runs, setup)
-    success = compare.success_table(runs, setup)
-    verdict = compare.verdict(setup, paired, success, compare.outcome_table(runs, setup))
-    return verdict, paired, success
+def _verdict(runs: pd.DataFrame, **analysis) -> tuple[Verdict, pd.DataFrame, pd.DataFrame | None]:
+    design, runs = compare.resolve(runs, Analysis(arm=("activation",), **analysis))
+    (comparison,) = compare.comparisons(runs, design)
+    return verdict(comparison, design), comparison.paired, comparison.success
 
 
 def test_verdict_states_a_consistent_difference_with_its_ci_p_and_seeds():
@@ -167,8 +173,8 @@ def test_a_facet_compares_the_arms_within_each_value_and_answers_per_value():
     wobbly = [v + 0.01 * (-1) ** i for i, v in enumerate(base)]
     runs = _faceted({128: {"relu": base, "tanh": wobbly, "sigmoid": wobbly},
                      16: {"relu": base, "tanh": shifted, "sigmoid": wobbly}})
-    setup, runs = compare.resolve(runs, Analysis(arm=("activation",), facet="dataset.n_train"))
-    small, large = compare.comparisons(runs, setup)
+    design, runs = compare.resolve(runs, Analysis(arm=("activation",), facet="dataset.n_train"))
+    small, large = compare.comparisons(runs, design)
     assert (small.title, large.short_title) == ("dataset.n_train = 16", "n_train = 128")
     assert list(small.paired["n"]) == [8, 8] and list(small.metrics["n"]) == [8, 8, 8]
     # Holm runs over the arms of one facet value, not over every value's arms.
@@ -176,20 +182,20 @@ def test_a_facet_compares_the_arms_within_each_value_and_answers_per_value():
         small.paired["p_value"])))
     assert list(small.paired["detected"]) == [False, True]
     assert not large.paired["detected"].any()
-    assert compare.answer([small, large], setup) == (
+    assert answer([small, large], design) == (
         "test_loss against relu, within each dataset.n_train value. 16: lower with tanh by 0.3 "
         "[95% CI 0.291, 0.309]; no detectable difference with sigmoid (n=8). 128: no detectable "
         "difference with any of the 2 arms (n=8).")
-    assert small.verdict.answer.startswith("No detectable difference in test_loss between "
-                                           "sigmoid and relu at n=8")
+    assert verdict(small, design).answer.startswith("No detectable difference in test_loss "
+                                                    "between sigmoid and relu at n=8")
 
 
 def test_arm_detection_leaves_the_facet_out():
     runs = _faceted({16: {"relu": [1, 2], "tanh": [1, 2]}, 32: {"relu": [1, 2], "tanh": [1, 2]}})
     assert compare.detect_arm_keys(runs) == ["activation", "dataset.n_train"]
     assert compare.detect_arm_keys(runs, "dataset.n_train") == ["activation"]
-    setup, _ = compare.resolve(runs, Analysis(facet="dataset.n_train"))
-    assert setup.arm_keys == ("activation",) and setup.facet == "dataset.n_train"
+    design, _ = compare.resolve(runs, Analysis(facet="dataset.n_train"))
+    assert design.arm_keys == ("activation",) and design.facet == "dataset.n_train"
 
 
 @pytest.mark.parametrize(("analysis", "needle"), [

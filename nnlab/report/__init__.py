@@ -11,8 +11,9 @@ and rewrites DIR/README.md, the index of every report in DIR with its one-line a
 Which runs: the latest complete sweep (tag nnlab.sweep_id; two runs or more, none RUNNING), so
 re-running a sweep never double-counts; a config (tag nnlab.config_hash) that ran more than once
 in the selection counts once, its latest finished run. Finished runs make the metric statistics;
-diverged runs (FAILED, nnlab.failure "diverged ...") are failures in success rates; crashed,
-killed and running runs count nowhere. All of them are listed in the report.
+diverged runs (FAILED and tagged nnlab.diverged_at; logged before that tag, with an nnlab.failure
+"diverged ...") are failures in success rates; crashed, killed and running runs count nowhere.
+All of them are listed in the report.
 
 The statistics: per arm over seeds, n, mean with a t 95% CI, median and IQR, and the success rate
 with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed = same data, and

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown
+from nnlab.report import compare, markdown, verdict
 from nnlab.report.analysis import (
     Analysis,
     MetricSpec,
@@ -58,7 +58,7 @@ def _sweep_arg(key: str, values: list[str]) -> str:
     return f"'{argument}'" if any(c in argument for c in "[]() ") else argument
 
 
-def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Setup,
+def _reproduce(name: str, experiment: str, analysis: Analysis, design: compare.Design,
                runs: pd.DataFrame) -> list[str]:
     if analysis.source is not None:
         return [f"python -m nnlab.run -m +experiment={name}", f"python -m nnlab.report {name}"]
@@ -67,7 +67,7 @@ def _reproduce(name: str, experiment: str, analysis: Analysis, setup: compare.Se
              else _sweep_arg("seed", [str(s) for s in seeds])]
     sweep += [_sweep_arg(key, [compare.value_text(v) for v in
                                sorted(runs[key].unique(), key=compare.sort_key)])
-              for key in (*setup.arm_keys, *([setup.facet] if setup.facet else []))]
+              for key in (*design.arm_keys, *([design.facet] if design.facet else []))]
     if experiment != DEFAULT_EXPERIMENT:
         sweep.append(f"experiment_name={experiment}")
     report = ["python -m nnlab.report"]
@@ -99,9 +99,9 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
                           f"(plots: {', '.join(PLOTS)})")
 
     runs, selection = select_runs(experiment, sweep)
-    setup, runs = compare.resolve(runs, analysis)
-    comparisons = compare.comparisons(runs, setup)
-    answer = compare.answer(comparisons, setup)
+    design, runs = compare.resolve(runs, analysis)
+    comparisons = compare.comparisons(runs, design)
+    answer = verdict.answer(comparisons, design)
 
     out_dir = Path(out_dir)
     figure_dir = out_dir / name
@@ -110,15 +110,15 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
         stale.unlink()
     columns = ["run_name", compare.ARM] + [c for c in runs if c not in ("run_name", compare.ARM)]
     runs[columns].to_csv(figure_dir / "runs.csv", index=False)
-    data = PlotData(runs, setup, comparisons, load_curves, load_fit)
+    data = PlotData(runs, design, comparisons, load_curves, load_fit)
     figures = []
     for plot in analysis.plots:
         drawn, caption = render(plot, data, figure_dir / f"{plot}.png")
         figures.append((f"{name}/{plot}.png" if drawn else None, caption))
 
-    report = markdown.Report(name, analysis, setup, selection, runs,
-                             compare.outcome_table(runs, setup), comparisons, answer, figures,
-                             _reproduce(name, experiment, analysis, setup, runs))
+    report = markdown.Report(name, analysis, design, selection, runs,
+                             compare.outcome_table(runs, design), comparisons, answer, figures,
+                             _reproduce(name, experiment, analysis, design, runs))
     path = out_dir / f"{name}.md"
     path.write_text(markdown.render(report))
     (out_dir / markdown.INDEX).write_text(markdown.index(out_dir))

@@ -1,12 +1,12 @@
-"""Arms, their statistics over seeds, the paired comparison with the baseline, and the verdict.
+"""Arms, their statistics over seeds and the paired comparison with the baseline: numbers only
+(the sentences that state them are nnlab.report.verdict's).
 
 Runs with the same seed share their data (and, where the arms have the same layer sizes and
-init, their initial weights), so arms are compared seed by seed; with
-a facet (say dataset.n_train), within each facet value: every table, Holm's correction and the
-verdict are made separately for each value, as if each were its own sweep.
+init, their initial weights), so arms are compared seed by seed; with a facet (say
+dataset.n_train), within each facet value: every table and Holm's correction are made
+separately for each value, as if each were its own sweep.
 Metric statistics count finished runs; success rates count diverged runs as failures; crashed
-and running runs count nowhere (the report lists them). Success rates are said to differ only
-where their Wilson 95% intervals do not overlap, which is stricter than a test at 0.05.
+and running runs count nowhere (the report lists them).
 """
 
 import json
@@ -28,7 +28,7 @@ from nnlab.report.analysis import (
     Success,
     lower_is_better,
 )
-from nnlab.report.runs import CRASHED, DIVERGED, FINISHED, RUNNING, param_dtypes
+from nnlab.report.runs import Outcome, param_dtypes
 
 ARM = "arm"
 # Keys that never make an arm: seeds are the replicates, the experiment is the selection.
@@ -36,7 +36,7 @@ NOT_ARMS = ("seed", "experiment_name")
 
 
 @dataclass(frozen=True)
-class Setup:
+class Design:
     """What a report compares, resolved against the runs."""
 
     arm_keys: tuple[str, ...]
@@ -57,12 +57,6 @@ class Setup:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    answer: str  # one line: the primary metric and the success rates
-    paragraph: str  # the answer, the other metrics where they differ, what was not counted
-
-
-@dataclass(frozen=True)
 class Comparison:
     """The arms compared within one facet value, or across all the runs without a facet."""
 
@@ -73,7 +67,6 @@ class Comparison:
     metrics: pd.DataFrame  # metric_table
     success: pd.DataFrame | None  # success_table
     paired: pd.DataFrame  # paired_table
-    verdict: Verdict
 
     @property
     def title(self) -> str:
@@ -87,18 +80,7 @@ class Comparison:
 
     @property
     def finished(self) -> pd.DataFrame:
-        return self.runs[self.runs["outcome"] == FINISHED]
-
-
-def fmt(value: float, sign: bool = False) -> str:
-    """Three significant digits; a dash for a missing number."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{value:+.3g}" if sign else f"{value:.3g}"
-
-
-def fmt_p(p: float) -> str:
-    return "—" if not math.isfinite(p) else f"{p:.2g}"
+        return self.runs[self.runs["outcome"] == Outcome.FINISHED]
 
 
 def value_text(value: Any) -> str:
@@ -181,7 +163,7 @@ def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
     return analysis.metrics
 
 
-def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame]:
+def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Design, pd.DataFrame]:
     """The arms (given or detected), the baseline and the metrics; the runs with an arm column."""
     facet = analysis.facet
     if facet is not None and facet not in runs:
@@ -200,7 +182,7 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     values = dict(zip(labels, rows, strict=True))
     order = sorted(values, key=lambda label: tuple(sort_key(v) for v in values[label]))
     runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
-    counted = runs[runs["outcome"] == FINISHED]
+    counted = runs[runs["outcome"] == Outcome.FINISHED]
     repeated = counted.groupby([ARM, *([facet] if facet else []), "seed"], dropna=False).size()
     if (repeated > 1).any():
         others = [k for k in detect_arm_keys(counted, facet) if k not in keys]
@@ -219,14 +201,14 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Setup, pd.DataFrame
     metrics = _metrics(runs, analysis)
     if analysis.success is not None and analysis.success.metric not in runs:
         raise ReportError(f"success metric {analysis.success.metric} is not logged by these runs")
-    return Setup(tuple(keys), arms, baseline, metrics, analysis.success, facet,
+    return Design(tuple(keys), arms, baseline, metrics, analysis.success, facet,
                  tuple(order)), runs
 
 
-def outcome_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+def outcome_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Per arm: runs, how they ended, and which seeds."""
     counts = pd.crosstab(runs[ARM], runs["outcome"]).reindex(
-        index=list(setup.arms), columns=[FINISHED, DIVERGED, CRASHED, RUNNING], fill_value=0)
+        index=list(design.arms), columns=list(Outcome), fill_value=0)
     counts.insert(0, "runs", counts.sum(axis=1))
     counts["seeds"] = runs.groupby(ARM)["seed"].agg(lambda s: _seed_text(sorted(set(s))))
     return counts.rename_axis(ARM).reset_index()
@@ -238,30 +220,31 @@ def _seed_text(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def metric_table(runs: pd.DataFrame, setup: Setup,
+def metric_table(runs: pd.DataFrame, design: Design,
                  metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per metric (default: the setup's) and arm, over the finished runs' seeds: n, mean
+    """Per metric (default: the design's) and arm, over the finished runs' seeds: n, mean
     [95% CI], median and IQR."""
-    finished = runs[runs["outcome"] == FINISHED]
-    names = [metric.name for metric in setup.metrics] if metrics is None else metrics
+    finished = runs[runs["outcome"] == Outcome.FINISHED]
+    names = [metric.name for metric in design.metrics] if metrics is None else metrics
     rows = [{"metric": name, ARM: arm,
              **vars(stats.summarize(finished.loc[finished[ARM] == arm, name]))}
-            for name in names for arm in setup.arms]
+            for name in names for arm in design.arms]
     return pd.DataFrame(rows)
 
 
-def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
+def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
     """Per arm: successes among finished and diverged runs (a divergence is a failure)."""
-    if setup.success is None:
+    if design.success is None:
         return None
-    success = setup.success
+    success = design.success
+    counted = runs["outcome"].isin([Outcome.FINISHED, Outcome.DIVERGED])
     rows = []
-    for arm in setup.arms:
-        results = runs[(runs[ARM] == arm) & runs["outcome"].isin([FINISHED, DIVERGED])]
+    for arm in design.arms:
+        results = runs[(runs[ARM] == arm) & counted]
         values = results[success.metric].to_numpy(dtype=float)
         # NaN compares False: a diverged run's missing metric is a failure either way.
         hits = (values < success.threshold) if success.below else (values > success.threshold)
-        successes = int((hits & (results["outcome"] == FINISHED).to_numpy()).sum())
+        successes = int((hits & (results["outcome"] == Outcome.FINISHED).to_numpy()).sum())
         low, high = stats.wilson_interval(successes, len(results))
         rate = successes / len(results) if len(results) else math.nan
         rows.append({ARM: arm, "successes": successes, "n": len(results), "rate": rate,
@@ -269,33 +252,34 @@ def success_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def paired_values(runs: pd.DataFrame, setup: Setup, metric: str) -> pd.DataFrame:
+def paired_values(runs: pd.DataFrame, design: Design, metric: str) -> pd.DataFrame:
     """Per seed and non-baseline arm: its value, the baseline's, and the difference."""
-    finished = runs[(runs["outcome"] == FINISHED) & np.isfinite(runs[metric].astype(float))]
+    finished = runs[(runs["outcome"] == Outcome.FINISHED)
+                    & np.isfinite(runs[metric].astype(float))]
     wide = finished.pivot(index="seed", columns=ARM, values=metric)
     frames = []
-    for arm in setup.arms[1:]:
-        if arm not in wide or setup.baseline not in wide:
+    for arm in design.arms[1:]:
+        if arm not in wide or design.baseline not in wide:
             continue
-        pair = wide[[arm, setup.baseline]].dropna()
+        pair = wide[[arm, design.baseline]].dropna()
         frames.append(pd.DataFrame({"seed": pair.index, ARM: arm, "value": pair[arm].to_numpy(),
-                                    "baseline_value": pair[setup.baseline].to_numpy()}))
+                                    "baseline_value": pair[design.baseline].to_numpy()}))
     if not frames:
         return pd.DataFrame(columns=["seed", ARM, "value", "baseline_value", "difference"])
     pairs = pd.concat(frames, ignore_index=True)
     return pairs.assign(difference=pairs["value"] - pairs["baseline_value"])
 
 
-def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
+def paired_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Each arm against the baseline, per metric; Holm over the arms within each metric."""
     rows = []
-    for metric in setup.metrics:
-        pairs = paired_values(runs, setup, metric.name)
+    for metric in design.metrics:
+        pairs = paired_values(runs, design, metric.name)
         results = [stats.paired(pairs.loc[pairs[ARM] == arm, "value"],
                                 pairs.loc[pairs[ARM] == arm, "baseline_value"],
-                                metric.lower_is_better) for arm in setup.arms[1:]]
+                                metric.lower_is_better) for arm in design.arms[1:]]
         adjusted = stats.holm([result.p_value for result in results])
-        for arm, result, p_holm in zip(setup.arms[1:], results, adjusted, strict=True):
+        for arm, result, p_holm in zip(design.arms[1:], results, adjusted, strict=True):
             rows.append({"metric": metric.name, ARM: arm, **vars(result), "p_holm": p_holm,
                          "detected": stats.detected(result, p_holm)})
     return pd.DataFrame(rows, columns=["metric", ARM, "n", "mean_difference", "ci_low",
@@ -303,144 +287,19 @@ def paired_table(runs: pd.DataFrame, setup: Setup) -> pd.DataFrame:
                                        "p_holm", "detected"])
 
 
-def _gap(row: pd.Series) -> tuple[str, str]:
-    """A paired_table row's difference: "lower" or "higher", and "0.3 [95% CI 0.29, 0.31]"."""
-    lower = row["mean_difference"] < 0
-    # The gap as a positive number, its interval turned the same way.
-    low, high = (-row["ci_high"], -row["ci_low"]) if lower else (row["ci_low"], row["ci_high"])
-    return ("lower" if lower else "higher",
-            f"{fmt(abs(row['mean_difference']))} [95% CI {fmt(low)}, {fmt(high)}]")
-
-
-def _comparison_sentence(row: pd.Series, metric: MetricSpec, baseline: str) -> str:
-    arm, n = row[ARM], int(row["n"])
-    if n < 2:
-        return (f"No comparison of {metric.name} between {arm} and {baseline}: {n} seed(s) with "
-                "a finished run in both.")
-    if not row["detected"]:
-        sentence = (f"No detectable difference in {metric.name} between {arm} and {baseline} "
-                    f"at n={n} (mean difference {fmt(row['mean_difference'], sign=True)} "
-                    f"[95% CI {fmt(row['ci_low'], sign=True)}, {fmt(row['ci_high'], sign=True)}"
-                    f"], Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}).")
-        if row["ci_low"] > 0 or row["ci_high"] < 0:
-            sentence += (" The CI excludes 0 but the rank test does not: a few seeds with large "
-                         "differences carry the mean.")
-        elif row["p_holm"] < stats.ALPHA:
-            sentence += (" The rank test rejects but the CI includes 0: most seeds lean one way, "
-                         "the size of the difference is too uncertain.")
-        return sentence
-    direction, gap = _gap(row)
-    seeds = row["better"] if (direction == "lower") == metric.lower_is_better else row["worse"]
-    return (f"Mean {metric.name} is {direction} with {arm} than with {baseline} by {gap} "
-            f"(Holm-adjusted Wilcoxon p={fmt_p(row['p_holm'])}, {direction} on "
-            f"{int(seeds)}/{n} seeds).")
-
-
-def _success_sentences(success: pd.DataFrame, setup: Setup) -> list[str]:
-    rates = ", ".join(f"{row[ARM]} {row['successes']}/{row['n']} ({row['rate']:.0%} "
-                      f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}])"
-                      for _, row in success.iterrows() if row["n"])
-    sentences = [f"Success ({setup.success.describe()}): {rates}."]
-    base = success.set_index(ARM).loc[setup.baseline]
-    for _, row in success.iloc[1:].iterrows():
-        if row["ci_low"] > base["ci_high"] or row["ci_high"] < base["ci_low"]:
-            direction = "higher" if row["rate"] > base["rate"] else "lower"
-            sentences.append(f"The success rate is {direction} with {row[ARM]} than with "
-                             f"{setup.baseline} (their Wilson 95% intervals do not overlap).")
-        else:
-            sentences.append(f"No detectable difference in success rate between {row[ARM]} "
-                             f"and {setup.baseline} (their Wilson 95% intervals overlap).")
-    return sentences
-
-
-def _not_counted(outcomes: pd.DataFrame) -> list[str]:
-    notes = []
-    for outcome, what in ((DIVERGED, "diverged: counted as failures in the success rates, "
-                                     "left out of the metric statistics"),
-                          (CRASHED, "crashed (or were killed): left out of every statistic"),
-                          (RUNNING, "were still running: left out of every statistic")):
-        total = int(outcomes[outcome].sum())
-        if total:
-            per_arm = ", ".join(f"{row[ARM]} {row[outcome]}" for _, row in outcomes.iterrows()
-                                if row[outcome])
-            notes.append(f"{total} run(s) {what} ({per_arm}; listed below).")
-    return notes
-
-
-def verdict(setup: Setup, paired: pd.DataFrame, success: pd.DataFrame | None,
-            outcomes: pd.DataFrame) -> Verdict:
-    """Sentences computed from the tables: a difference only where Holm p and the CI agree."""
-    if len(setup.arms) < 2:
-        answer = [f"One arm only ({setup.arms[0]}): nothing to compare."]
-    else:
-        rows = paired[paired["metric"] == setup.primary.name]
-        answer = [_comparison_sentence(row, setup.primary, setup.baseline)
-                  for _, row in rows.iterrows()]
-    if success is not None:
-        answer += _success_sentences(success, setup)
-    others, quiet = [], []
-    for metric in setup.metrics[1:]:
-        rows = paired[paired["metric"] == metric.name]
-        said = rows["detected"] | (rows["n"] < 2)
-        others += [_comparison_sentence(row, metric, setup.baseline)
-                   for _, row in rows[said].iterrows()]
-        if (~said).any():
-            arms = f" ({', '.join(rows.loc[~said, ARM])})" if len(setup.arms) > 2 else ""
-            quiet.append(metric.name + arms)
-    if quiet:
-        others.append(f"No detectable difference from {setup.baseline} in "
-                      f"{', '.join(quiet)}.")
-    return Verdict(" ".join(answer), " ".join(answer + others + _not_counted(outcomes)))
-
-
-def comparisons(runs: pd.DataFrame, setup: Setup) -> list[Comparison]:
-    """The tables and the verdict within each facet value (sorted); one of all runs without."""
-    if setup.facet is None:
+def comparisons(runs: pd.DataFrame, design: Design) -> list[Comparison]:
+    """The tables within each facet value (sorted); one of all runs without."""
+    if design.facet is None:
         groups = [(None, runs)]
     else:
-        texts = runs[setup.facet].map(value_text)
-        values = sorted(runs[setup.facet].drop_duplicates(), key=sort_key)
+        texts = runs[design.facet].map(value_text)
+        values = sorted(runs[design.facet].drop_duplicates(), key=sort_key)
         groups = [(value_text(value), runs[texts == value_text(value)]) for value in values]
     result = []
     for value, group in groups:
-        outcomes = outcome_table(group, setup)
-        paired = paired_table(group, setup)
-        success = success_table(group, setup)
-        result.append(Comparison(setup.facet, value, group, outcomes, metric_table(group, setup),
-                                 success, paired, verdict(setup, paired, success, outcomes)))
+        result.append(Comparison(design.facet, value, group, outcome_table(group, design),
+                                 metric_table(group, design), success_table(group, design),
+                                 paired_table(group, design)))
     return result
 
 
-def _brief(comparison: Comparison, setup: Setup) -> str:
-    """The primary metric's verdict within one facet value, in a clause per finding."""
-    rows = comparison.paired[comparison.paired["metric"] == setup.primary.name]
-    if rows.empty:
-        return "one arm only"
-    compared = rows[rows["n"] >= 2]
-    found = compared[compared["detected"]]
-    clauses = []
-    for _, row in found.iterrows():
-        direction, gap = _gap(row)
-        clauses.append(f"{direction} with {row[ARM]} by {gap}")
-    quiet = compared.loc[~compared["detected"], ARM]
-    if len(quiet) == 1:
-        clauses.append(f"no detectable difference with {quiet.iloc[0]}")
-    elif len(quiet):
-        clauses.append(f"no detectable difference with {'the' if clauses else 'any of the'} "
-                       f"{len(quiet)}{' other' if clauses else ''} arms")
-    if len(rows) > len(compared):
-        clauses.append(f"{len(rows) - len(compared)} arm(s) with fewer than 2 seeds to pair")
-    seeds = compared["n"].astype(int)
-    counts = (f" (n={seeds.min()})" if seeds.min() == seeds.max() else
-              f" (n={seeds.min()}–{seeds.max()})") if len(seeds) else ""
-    return "; ".join(clauses) + counts
-
-
-def answer(comparisons: list[Comparison], setup: Setup) -> str:
-    """The report's one line: the verdict's answer; with a facet, the primary metric's verdict
-    per facet value, a sentence each (the full verdicts are in the report)."""
-    if setup.facet is None:
-        return comparisons[0].verdict.answer
-    per_value = " ".join(f"{c.value}: {_brief(c, setup)}." for c in comparisons)
-    return (f"{setup.primary.name} against {setup.baseline}, within each {setup.facet} "
-            f"value. {per_value}")

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 
 from nnlab.report.analysis import Analysis
-from nnlab.report.compare import ARM, Comparison, Setup, fmt, fmt_p
-from nnlab.report.runs import FINISHED, Selection, param_dtypes
+from nnlab.report.compare import ARM, Comparison, Design
+from nnlab.report.runs import Outcome, Selection, param_dtypes
+from nnlab.report.verdict import fmt, fmt_p, verdict
 
 QUESTION = "**Question.** "
 ANSWER = "**Answer.** "
@@ -20,7 +21,7 @@ CLAIM_RULE = ("a difference is claimed only where the Holm-adjusted Wilcoxon p <
 class Report:
     name: str
     analysis: Analysis
-    setup: Setup
+    design: Design
     selection: Selection
     runs: pd.DataFrame
     outcomes: pd.DataFrame  # of all the runs, facets together
@@ -46,27 +47,27 @@ def _interval(low: float, high: float, sign: bool = False) -> str:
 def _question(report: Report) -> str:
     if report.analysis.question:
         return " ".join(report.analysis.question.split())
-    setup = report.setup
-    within = f", within each {setup.facet} value" if setup.facet else ""
-    return (f"Do the arms ({setup.arm_title}: {', '.join(setup.arms)}) differ in "
-            f"{setup.primary.name}{within}?")
+    design = report.design
+    within = f", within each {design.facet} value" if design.facet else ""
+    return (f"Do the arms ({design.arm_title}: {', '.join(design.arms)}) differ in "
+            f"{design.primary.name}{within}?")
 
 
 def _setup_section(report: Report) -> str:
-    setup, runs, selection = report.setup, report.runs, report.selection
-    counts = report.outcomes[["runs", "finished", "diverged", "crashed", "running"]].sum()
+    design, runs, selection = report.design, report.runs, report.selection
+    counts = report.outcomes[["runs", *Outcome]].sum()
     started = runs["start_time"].min()
     rows = [
         ["experiment", f"`{selection.experiment}` (MLflow)"],
         ["recipe, dataset", f"{_constant(runs, 'recipe')}, {_constant(runs, 'dataset.name')}"],
-        ["arms", f"`{setup.arm_title}`: " + ", ".join(
-            f"{arm} (baseline)" if arm == setup.baseline else arm for arm in setup.arms)],
-        *([["facet", f"`{setup.facet}`: "
+        ["arms", f"`{design.arm_title}`: " + ", ".join(
+            f"{arm} (baseline)" if arm == design.baseline else arm for arm in design.arms)],
+        *([["facet", f"`{design.facet}`: "
             + ", ".join(c.value for c in report.comparisons)
-            + "; the arms are compared within each value"]] if setup.facet else []),
+            + "; the arms are compared within each value"]] if design.facet else []),
         ["seeds", _seeds(report)],
-        ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in (
-            "finished", "diverged", "crashed", "running") if counts[k] or k == "finished")
+        ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in Outcome
+                                                   if counts[k] or k == Outcome.FINISHED)
          + (f"; {selection.superseded} earlier run(s) of the same configs not counted"
             if selection.superseded else "")],
         ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"
@@ -74,10 +75,10 @@ def _setup_section(report: Report) -> str:
             if selection.skipped else "")],
         ["metrics", ", ".join(f"{m.name} ({'lower' if m.lower_is_better else 'higher'} is "
                               f"better{', primary' if i == 0 else ''})"
-                              for i, m in enumerate(setup.metrics))],
+                              for i, m in enumerate(design.metrics))],
         ["reproduce", " then ".join(f"`{command}`" for command in report.reproduce)],
     ]
-    shared = _shared_settings(runs, setup)
+    shared = _shared_settings(runs, design)
     return "\n\n".join([
         "## Setup", table(["", ""], rows),
         "<details><summary>Settings shared by every run</summary>\n\n"
@@ -91,7 +92,7 @@ def _seeds(report: Report) -> str:
              for arm, row in c.outcomes.set_index(ARM).iterrows()]
     if len({(row["runs"], row["seeds"]) for _, _, row in cells}) == 1:
         row = cells[0][2]
-        each = f" and {report.setup.facet} value" if report.setup.facet else ""
+        each = f" and {report.design.facet} value" if report.design.facet else ""
         return f"{row['runs']} per arm{each} ({row['seeds']})"
     return "; ".join(f"{arm} ({c.title}): {row['seeds']}" if c.facet else
                      f"{arm}: {row['seeds']}" for c, arm, row in cells)
@@ -102,9 +103,9 @@ def _constant(runs: pd.DataFrame, key: str) -> str:
     return str(values[0]) if len(values) == 1 else "several"
 
 
-def _shared_settings(runs: pd.DataFrame, setup: Setup) -> dict[str, str]:
+def _shared_settings(runs: pd.DataFrame, design: Design) -> dict[str, str]:
     return {key: str(runs[key].iloc[0]) for key in param_dtypes()
-            if key != "seed" and key not in setup.arm_keys
+            if key != "seed" and key not in design.arm_keys
             and runs[key].nunique(dropna=False) == 1 and runs[key].notna().all()}
 
 
@@ -113,14 +114,14 @@ def _subsection(comparison: Comparison) -> list[str]:
     return [f"### {comparison.title}"] if comparison.facet else []
 
 
-def _results(comparison: Comparison, setup: Setup) -> list[str]:
+def _results(comparison: Comparison, design: Design) -> list[str]:
     metric_rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean"]),
                     _interval(row["ci_low"], row["ci_high"]), fmt(row["median"]),
                     _interval(row["q1"], row["q3"])]
                    for _, row in comparison.metrics.iterrows()]
     parts = [
         *_subsection(comparison),
-        table([ARM, "runs", "finished", "diverged", "crashed", "running", "seeds"],
+        table([ARM, "runs", *Outcome, "seeds"],
               comparison.outcomes.to_numpy().tolist()),
         "Metrics over the finished runs (n = seeds):",
         table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR"], metric_rows),
@@ -130,7 +131,7 @@ def _results(comparison: Comparison, setup: Setup) -> list[str]:
                          f"{row['rate']:.0%}" if row["n"] else "—",
                          f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}]" if row["n"] else "—"]
                         for _, row in comparison.success.iterrows()]
-        parts += [f"Success ({setup.success.describe()}); a diverged run is a failure:",
+        parts += [f"Success ({design.success.describe()}); a diverged run is a failure:",
                   table([ARM, "successes", "rate", "95% CI (Wilson)"], success_rows)]
     return parts
 
@@ -138,7 +139,7 @@ def _results(comparison: Comparison, setup: Setup) -> list[str]:
 def _results_section(report: Report) -> str:
     return "\n\n".join(["## Results per arm, over seeds"]
                         + [part for comparison in report.comparisons
-                           for part in _results(comparison, report.setup)])
+                           for part in _results(comparison, report.design)])
 
 
 def _paired(comparison: Comparison, baseline: str) -> list[str]:
@@ -154,11 +155,11 @@ def _paired(comparison: Comparison, baseline: str) -> list[str]:
 
 
 def _paired_section(report: Report) -> str:
-    setup = report.setup
-    baseline = setup.baseline
-    if len(setup.arms) < 2:
+    design = report.design
+    baseline = design.baseline
+    if len(design.arms) < 2:
         return f"## Paired comparison\n\nOnly one arm ({baseline}): nothing to compare."
-    facet = f" {setup.facet} value" if setup.facet else ""
+    facet = f" {design.facet} value" if design.facet else ""
     return "\n\n".join([
         f"## Paired comparison with {baseline}",
         "Runs with the same seed share their data (and their initial weights, where the arms "
@@ -171,10 +172,10 @@ def _paired_section(report: Report) -> str:
 
 
 def _not_counted_section(report: Report) -> str:
-    others = report.runs[report.runs["outcome"] != FINISHED]
+    others = report.runs[report.runs["outcome"] != Outcome.FINISHED]
     if others.empty:
         return "## Runs that did not finish\n\nNone: every run finished."
-    facet = report.setup.facet
+    facet = report.design.facet
     rows = [[row["run_name"], row[ARM], *([row[facet]] if facet else []), row["seed"],
              row["outcome"], row["failure"] or "", f"`{row['run_id']}`"]
             for _, row in others.iterrows()]
@@ -188,11 +189,12 @@ def _not_counted_section(report: Report) -> str:
 
 
 def render(report: Report) -> str:
-    """The whole report: question, answer, setup, tables, figures, verdict, discussion."""
+    """The whole report: question, answer, design, tables, figures, verdict, discussion."""
     figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path
                           else f"*{caption}*" for path, caption in report.figures)
     verdicts = [part for comparison in report.comparisons
-                for part in [*_subsection(comparison), comparison.verdict.paragraph]]
+                for part in [*_subsection(comparison),
+                             verdict(comparison, report.design).paragraph]]
     sections = [
         f"# {report.name}",
         QUESTION + _question(report),

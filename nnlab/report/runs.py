@@ -11,29 +11,31 @@ import tempfile
 import types
 import typing
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from nnlab import job, schema
-from nnlab.contract import MEMBER_TAG_PREFIX
+from nnlab import contract, job, schema
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
 from nnlab.tracking import store
 
-SWEEP_TAG = "nnlab.sweep_id"
-HASH_TAG = "nnlab.config_hash"
-FAILURE_TAG = "nnlab.failure"
-RECIPE_TAG = "nnlab.recipe"
 ALL_SWEEPS = "all"
-NOT_TERMINATED = ("RUNNING", "SCHEDULED")
 META = ("run_name", "sweep_id", "config_hash", "recipe", "status", "outcome", "failure",
         "start_time", "end_time", "run_id")
-# How a run ended, as the statistics count it: a divergence is a result of the recipe (a
-# failure in success rates); a crash or a kill is not, and is listed but never counted.
-FINISHED, DIVERGED, CRASHED, RUNNING = "finished", "diverged", "crashed", "running"
+
+
+class Outcome(StrEnum):
+    """How a run ended, as the statistics count it: a divergence is a result of the recipe (a
+    failure in success rates); a crash or a kill is not, and is listed but never counted."""
+
+    FINISHED = "finished"
+    DIVERGED = "diverged"
+    CRASHED = "crashed"
+    RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -85,35 +87,39 @@ def _cast(column: pd.Series, dtype: str) -> pd.Series:
     return column.astype(dtype)
 
 
-def outcome(status: str, failure: str | None) -> str:
-    if status == "FINISHED":
-        return FINISHED
-    if status in NOT_TERMINATED:
-        return RUNNING
-    return DIVERGED if status == "FAILED" and (failure or "").startswith("diverged") else CRASHED
+def outcome(status: str, tags: dict[str, str]) -> Outcome:
+    """How a run with this MLflow status and these tags ended, as the statistics count it."""
+    if status == contract.FINISHED:
+        return Outcome.FINISHED
+    if status in contract.NOT_TERMINATED:
+        return Outcome.RUNNING
+    if status == contract.FAILED and contract.diverged(tags):
+        return Outcome.DIVERGED
+    return Outcome.CRASHED
 
 
 def _table(records: list[store.RunRecord]) -> pd.DataFrame:
     rows = []
     for record in records:
-        failure = record.tags.get(FAILURE_TAG)
-        meta = {"run_name": record.run_name, "sweep_id": record.tags.get(SWEEP_TAG),
-                "config_hash": record.tags.get(HASH_TAG), "recipe": record.tags.get(RECIPE_TAG),
-                "status": record.status, "outcome": outcome(record.status, failure),
-                "failure": failure, "start_time": record.start_time,
+        tags = record.tags
+        meta = {"run_name": record.run_name, "sweep_id": tags.get(contract.SWEEP_ID_TAG),
+                "config_hash": tags.get(contract.CONFIG_HASH_TAG),
+                "recipe": tags.get(contract.RECIPE_TAG), "status": record.status,
+                "outcome": outcome(record.status, tags),
+                "failure": tags.get(contract.FAILURE_TAG), "start_time": record.start_time,
                 "end_time": record.end_time, "run_id": record.run_id}
         row = meta | record.params | {f"metric:{k}": v for k, v in record.metrics.items()}
         rows.append(row)
         # A run a later sweep skipped as finished (resume) belongs to that sweep too.
-        rows += [row | {"sweep_id": key.removeprefix(MEMBER_TAG_PREFIX)}
-                 for key in record.tags if key.startswith(MEMBER_TAG_PREFIX)]
+        rows += [row | {"sweep_id": key.removeprefix(contract.MEMBER_TAG_PREFIX)}
+                 for key in tags if key.startswith(contract.MEMBER_TAG_PREFIX)]
     return pd.DataFrame(rows)
 
 
 def _sweeps(table: pd.DataFrame) -> pd.DataFrame:
     """One row per sweep id, oldest first (ids begin with their start time): how many runs,
     whether some still run."""
-    return (table.assign(running=table["outcome"].eq(RUNNING))
+    return (table.assign(running=table["outcome"].eq(Outcome.RUNNING))
             .groupby("sweep_id", dropna=False)
             .agg(runs=("run_id", "size"), running=("running", "any"))
             .sort_index())
@@ -143,7 +149,7 @@ def _choose(table: pd.DataFrame, experiment: str,
 
 def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
     """Each config once: its latest finished run, or its latest run if none finished."""
-    ranked = runs.assign(finished=runs["outcome"].eq(FINISHED)).sort_values(
+    ranked = runs.assign(finished=runs["outcome"].eq(Outcome.FINISHED)).sort_values(
         ["finished", "start_time"], kind="stable")
     kept = ranked.groupby("config_hash", dropna=False, sort=False).tail(1)
     return kept.drop(columns="finished").sort_values("start_time", kind="stable")
@@ -196,7 +202,8 @@ def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataF
     return select_runs(experiment, sweep)[0]
 
 
-def load_curves(run_ids: list[str], metric: str = "train_loss") -> pd.DataFrame:
+def load_curves(run_ids: list[str],
+                metric: str = contract.TRAIN_LOSS_SERIES) -> pd.DataFrame:
     """A per-step metric of the runs, long format: run_id, step, value."""
     histories = store.metric_histories(run_ids, metric)
     frames = [pd.DataFrame(points, columns=["step", "value"]).assign(run_id=run_id)
