@@ -8,7 +8,7 @@ PIP    := $(PYTHON) -m pip install --quiet --constraint $(LOCK)
 # Everything a lock covers: every extra nnlab has.
 EXTRAS := dev,postgres,auth,slurm
 
-.PHONY: install lock test test-integration lint bench demo ui server reports clean
+.PHONY: install lock test test-fast test-integration lint bench demo ui server reports clean
 
 EXPERIMENTS  := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 # The reports' own store, kept out of git: re-running `make reports` re-runs every sweep.
@@ -32,9 +32,12 @@ lock:
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^nnlab[ =@]'; } > $(LOCK)
 	rm -rf .lock-venv
 
-test: $(STAMP)
-	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
+test: lint
 	$(PYTHON) -m pytest -q
+
+# The unit tests: no test that starts nnlab's processes (marker `process`).
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -q -m "not process"
 
 # PostgreSQL, MLflow's basic auth, submitit: a system package and optional extras, kept out of
 # `make test`.

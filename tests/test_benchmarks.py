@@ -3,7 +3,11 @@ here (speed targets live in the benchmarks' own reports, on a machine measured f
 
 from pathlib import Path
 
+import pytest
 from conftest import run_module
+
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

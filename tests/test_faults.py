@@ -13,7 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import all_runs, env_without_tracking_uri, run_nnlab, store_client
+
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
 
 SWEEP_40 = ["-m", "seed=range(20)", "activation=relu,sigmoid", "dataset.n_samples=320",
             "hydra.launcher.n_jobs=2"]
@@ -21,11 +25,18 @@ SWEEP_40 = ["-m", "seed=range(20)", "activation=relu,sigmoid", "dataset.n_sample
 SLOW = ["dataset.n_samples=640", "dataset.n_test=200", "epochs=1000", "log_every=100"]
 
 
+def _default_sigint() -> None:
+    # A suite started with SIGINT ignored (a background job of a shell script: `make test &`)
+    # would hand that to the sweep, which then cannot be stopped by Ctrl-C; a terminal's
+    # process never has it ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_nnlab(cwd: Path, *args: str, sweep_dir: str = "multirun") -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={cwd / sweep_dir}"],
         cwd=cwd, env=env_without_tracking_uri(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=_default_sigint)
 
 
 def wait_for_runs(sweep: subprocess.Popen, cwd: Path, status: str, count: int,

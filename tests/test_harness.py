@@ -11,6 +11,9 @@ from nnlab.contract import WALL_CLOCK_METRICS
 from nnlab.harness import sweep
 from nnlab.report import load_runs
 
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
+
 CONTRACT_METRICS = {"final_train_loss", "test_loss", "train_time_s", "steps", "test_mse",
                     "test_mae"}
 

@@ -15,6 +15,9 @@ from conftest import SHORT, all_runs, run_module, run_nnlab, store_client
 
 from nnlab import rerun
 
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
+
 # One finished run and two diverging ones: at lr 1e3 the loss ends infinite (which the SQL
 # store keeps as the largest float), at lr 1e6 it ends NaN.
 FINISHED, DIVERGED_INF, DIVERGED_NAN = "lr1.0-s0", "lr1000.0-s0", "lr1000000.0-s0"

@@ -22,6 +22,9 @@ from tracking_server import (
     sweep_through,
 )
 
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
+
 
 @dataclass
 class Served:

@@ -23,6 +23,9 @@ from nnlab import contract
 from nnlab.tracking import store as tracking_store
 from nnlab.tracking import uri
 
+# Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
+pytestmark = pytest.mark.process
+
 # A 1x1 PNG: what the UI must be able to show is an image logged as a file: artifact.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
