@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -32,7 +33,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from nnlab.engine import Init, TrainConfig, init_network, train
 
-Row = dict[str, object]
+Row = dict[str, Any]  # one table row: numbers and labels
 SklearnModel = MLPClassifier | MLPRegressor
 
 SPEED_TARGET = 1.0  # sklearn time / nnlab time
@@ -79,7 +80,7 @@ class Recipe:
         return math.ceil(len(self.x) / batch)
 
 
-def _sgd_params(batch: int, lr: float, alpha: float, epochs: int) -> dict[str, object]:
+def _sgd_params(batch: int, lr: float, alpha: float, epochs: int) -> dict[str, Any]:
     """scikit-learn's MLP as plain minibatch SGD that runs exactly `epochs` epochs."""
     return {
         "solver": "sgd",

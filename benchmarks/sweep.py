@@ -72,6 +72,7 @@ def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None  # both are pipes
     first_done = None
     for line in process.stdout:
         if first_done is None and line.startswith("[1/"):

@@ -6,7 +6,6 @@ only replaces what it plots: a new Figure builds its axes, ticks and text layout
 third of the time a figure takes. The picture is the same as on a new Figure (tests check it).
 """
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -15,23 +14,30 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, NullLocator
 
+from nnlab import process
 from nnlab.data import Dataset
 from nnlab.engine import Network, class_probabilities, predict
 
-
-@functools.cache
-def _axes(size: tuple[float, float]) -> Axes:
-    figure = Figure(figsize=size)
-    FigureCanvasAgg(figure)
-    # Fixed margins: tight_layout draws the figure twice, and the figures are a large share of
-    # the time a short run takes.
-    figure.subplots_adjust(left=0.16, bottom=0.14, right=0.97, top=0.9)
-    return figure.add_subplot()
+# This process's cache (nnlab.process): one Figure and its axes per size.
+FIGURE_CACHE = "per-run figures"
 
 
-def _blank_axes(size: tuple[float, float]) -> Axes:
-    """This process's axes of that size, as a new Figure's would be once the labels are set."""
-    ax = _axes(size)
+def _figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
+    kept = process.cache(FIGURE_CACHE)
+    if size not in kept:
+        figure = Figure(figsize=size)
+        FigureCanvasAgg(figure)
+        # Fixed margins: tight_layout draws the figure twice, and the figures are a large share
+        # of the time a short run takes.
+        figure.subplots_adjust(left=0.16, bottom=0.14, right=0.97, top=0.9)
+        kept[size] = figure, figure.add_subplot()
+    return kept[size]
+
+
+def _blank_axes(size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """This process's figure of that size and its axes, as a new Figure's would be once the
+    labels are set."""
+    figure, ax = _figure(size)
     for artist in [*ax.lines, *ax.collections]:
         artist.remove()
     if ax.legend_ is not None:
@@ -40,12 +46,12 @@ def _blank_axes(size: tuple[float, float]) -> Axes:
     ax.set_yscale("linear")
     ax.relim()
     ax.set_autoscale_on(True)
-    return ax
+    return figure, ax
 
 
 def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) -> None:
     """The logged training loss; a diverged run's non-finite tail is marked, not plotted."""
-    ax = _blank_axes((5, 3.5))
+    figure, ax = _blank_axes((5, 3.5))
     finite = np.isfinite(losses)
     ax.plot(steps[finite], losses[finite], lw=1)
     if not finite.all():
@@ -62,10 +68,10 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) ->
     ax.set_ylabel("train loss (batch, per sample)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100)
 
 
-def _regression_fit(net: Network, data: Dataset, ax) -> None:
+def _regression_fit(net: Network, data: Dataset, ax: Axes) -> None:
     order = np.argsort(data.x_test[:, 0])
     x = data.x_test[order]
     prediction = predict(net, x)
@@ -87,6 +93,7 @@ def decision_boundary(net: Network, data: Dataset, ax: Axes) -> None:
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     classes = class_probabilities(net, grid).argmax(axis=1).reshape(gx.shape)
     n_classes = data.n_classes
+    assert n_classes is not None  # a classification dataset
     # viridis, not a diverging map: the middle class of three would be the background's grey.
     ax.contourf(gx, gy, classes, levels=np.arange(n_classes + 1) - 0.5, cmap="viridis",
                 vmin=0, vmax=n_classes - 1, alpha=0.3)
@@ -106,9 +113,9 @@ def fit(net: Network, data: Dataset, path: Path, title: str) -> bool:
         draw = decision_boundary
     else:
         return False
-    ax = _blank_axes((5, 4))
+    figure, ax = _blank_axes((5, 4))
     with np.errstate(all="ignore"):
         draw(net, data, ax)
     ax.set_title(title, fontsize=10)
-    ax.figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100)
     return True

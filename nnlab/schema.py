@@ -80,12 +80,15 @@ def _typed_defaults() -> DictConfig:
 
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:
     """The resolved config as plain dataclasses (no Hydra node left in it)."""
+    values: Any = cfg
     if isinstance(cfg, DictConfig):
         if "hydra" in cfg:
             # A sweep's composed job config carries `hydra`, whose job fields are not set yet.
-            cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    return OmegaConf.to_object(OmegaConf.merge(_typed_defaults(), cfg))
+            cfg = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k != "hydra"])
+        values = OmegaConf.to_container(cfg, resolve=True)
+    config = OmegaConf.to_object(OmegaConf.merge(_typed_defaults(), values))
+    assert isinstance(config, RunConfig)  # the merge's base is the RunConfig schema
+    return config
 
 
 def _what_runs(config: RunConfig) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -186,6 +187,7 @@ def test_n_train_shrinks_only_the_training_split_and_keeps_it_stratified(name: s
     assert small.x_train.shape == (30, full.n_features) and small.y_train.shape == (30,)
     np.testing.assert_array_equal(small.x_test, full.x_test)
     np.testing.assert_array_equal(small.y_test, full.y_test)
+    assert full.n_classes is not None
     counts = np.bincount(small.y_train, minlength=full.n_classes)
     expected = 30 * np.bincount(full.y_train) / len(full.y_train)
     assert (np.abs(counts - expected) < 1).all()
@@ -243,7 +245,7 @@ def test_stratified_take_gives_every_class_a_row_when_there_are_enough_rows() ->
     ],
 )
 def test_a_bad_request_raises_a_one_line_value_error_naming_parameter_and_value(
-    name: str, options: dict[str, object], expected_fragments: list[str]
+    name: str, options: dict[str, Any], expected_fragments: list[str]
 ) -> None:
     with pytest.raises(ValueError) as caught:
         load_dataset(name, rng(), **options)

@@ -79,6 +79,7 @@ def test_gradient_of_net_without_hidden_layer_matches_finite_differences(loss, o
 
 def test_one_hot_and_integer_labels_give_the_same_gradient():
     net, x, y = _problem("cross_entropy", "softmax", "relu", hidden=[5])
+    y = y.astype(np.int64)  # class labels
     config = TrainConfig(loss="cross_entropy")
     cost_labels, wg, bg = objective_and_gradients(net, x, y, config)
     from_labels = [g.copy() for g in wg + bg]

@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from nnlab.engine import (
@@ -27,7 +28,8 @@ def _regression(seed: int = 0, rows: int = 64):
     return x, np.hstack([np.sin(x), np.cos(x)])
 
 
-def _fit(seed: int, config: TrainConfig, dtype=np.float64, hidden=(8,), activation="tanh"):
+def _fit(seed: int, config: TrainConfig, dtype: npt.DTypeLike = np.float64, hidden=(8,),
+         activation="tanh"):
     x, y = _regression()
     net = init_network([1, *hidden, 2], activation, "identity", Init("lecun"),
                        np.random.default_rng(seed), dtype)

@@ -44,6 +44,7 @@ def wait_for_runs(sweep: subprocess.Popen, cwd: Path, status: str, count: int,
     """Block until the sweep's store holds `count` runs with `status`."""
     # The store exists once the sweep says where it runs; reading it earlier would race its
     # creation. Read-only SQL: a poll must not write to the store it watches.
+    assert sweep.stdout is not None and sweep.stderr is not None  # both are pipes
     assert sweep.stdout.readline().startswith("nnlab: "), sweep.stderr.read()
     deadline = time.monotonic() + timeout
     with sqlite3.connect(f"file:{cwd / 'mlflow.db'}?mode=ro", uri=True) as store:
@@ -93,8 +94,9 @@ def test_an_interrupted_sweep_leaves_no_run_running_and_the_same_command_finishe
     assert len(hashes) == 40 and set(hashes.values()) == {1}
     assert {run.info.status for run in runs} <= {"FINISHED", "KILLED"}
     # A fresh store, two workers: every run in the sweep's experiment, none in "Default".
-    experiment = store_client(tmp_path).get_experiment_by_name("nnlab").experiment_id
-    assert {run.info.experiment_id for run in runs} == {experiment}
+    experiment = store_client(tmp_path).get_experiment_by_name("nnlab")
+    assert experiment is not None
+    assert {run.info.experiment_id for run in runs} == {experiment.experiment_id}
 
 
 def test_ctrl_c_marks_the_runs_in_flight_killed(tmp_path):
@@ -139,6 +141,7 @@ def test_two_sweeps_started_at_once_into_a_fresh_store_both_land(tmp_path):
     client = store_client(tmp_path)
     for k in (0, 1):
         experiment = client.get_experiment_by_name(f"race{k}")
+        assert experiment is not None
         runs = client.search_runs([experiment.experiment_id])
         assert len(runs) == size and {run.info.status for run in runs} == {"FINISHED"}
     assert client.search_runs(["0"]) == []

@@ -17,8 +17,8 @@ SPECIES = ("setosa", "versicolor", "virginica")
 
 def read_iris_table() -> tuple[np.ndarray, np.ndarray]:
     """All 150 rows as raw features (150, 4) float64 and species labels (150,) int64."""
-    with resources.files(__package__).joinpath("iris.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    text = resources.files("nnlab.data").joinpath("iris.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
     features = [[float(row[column]) for column in FEATURES] for row in rows]
     labels = [SPECIES.index(row["species"]) for row in rows]
     return np.array(features, dtype=np.float64), np.array(labels, dtype=np.int64)

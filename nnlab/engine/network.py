@@ -8,6 +8,7 @@ buffers (a `Workspace`) so that a training step allocates nothing.
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from nnlab.engine.activations import ACTIVATIONS, DERIVATIVES
 from nnlab.engine.initializers import Init, init_parameters
@@ -38,7 +39,7 @@ def init_network(
     output: str,
     init: Init,
     rng: np.random.Generator,
-    dtype: type = np.float64,
+    dtype: npt.DTypeLike = np.float64,
 ) -> Network:
     """A network with layer widths `sizes` (input first, output last) and fresh weights."""
     weights, biases = init_parameters(sizes, init, rng, np.dtype(dtype))

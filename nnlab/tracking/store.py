@@ -66,7 +66,9 @@ def ensure_experiment(name: str) -> str:
         except MlflowException as error:
             if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
                 raise
-            return client.get_experiment_by_name(name).experiment_id
+            created = client.get_experiment_by_name(name)
+            assert created is not None  # the other sweep that created it
+            return created.experiment_id
 
 
 @contextmanager
@@ -138,7 +140,7 @@ def close_running_runs(sweep_id: str, experiment_ids: Iterable[str], status: str
         filter_string=f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' AND attributes.status = 'RUNNING'")
     for run in runs:
         mark_run(run.info.run_id, status, {FAILURE_TAG: reason})
-    return [run.info.run_name for run in runs]
+    return [run.info.run_name or run.info.run_id for run in runs]
 
 
 # Reading runs back (the report, the rerun). Read-only: nothing below writes to the store.
@@ -180,7 +182,7 @@ def _missing_as_lookup_error(message: str) -> Iterator[None]:
 
 
 def _record(run: Run) -> RunRecord:
-    return RunRecord(run.info.run_id, run.info.run_name, run.info.status, run.info.start_time,
+    return RunRecord(run.info.run_id, run.info.run_name or "", run.info.status, run.info.start_time,
                      run.info.end_time, dict(run.data.params), dict(run.data.tags),
                      dict(run.data.metrics))
 

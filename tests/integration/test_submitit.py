@@ -38,8 +38,11 @@ def test_local_submitit_sweep_logs_one_finished_run_per_seed_and_activation(swee
     assert {run.info.status for run in runs} == {"FINISHED"}
     # The launching process made the experiment and the sweep id; each job got them as env.
     experiment = store_client(cwd).get_experiment_by_name("nnlab")
+    assert experiment is not None
     assert {run.info.experiment_id for run in runs} == {experiment.experiment_id}
-    sweep_id = re.search(r"\(sweep (\S+)\)", done.stdout).group(1)
+    found = re.search(r"\(sweep (\S+)\)", done.stdout)
+    assert found, done.stdout
+    sweep_id = found.group(1)
     assert {run.data.tags["nnlab.sweep_id"] for run in runs} == {sweep_id}
 
 
