@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nnlab.constraints import ConfigError
 from nnlab.data import DATASETS, Dataset, load_dataset, moons, moons3, stratified_take
 from nnlab.data.iris import read_iris_table
 
@@ -249,8 +251,19 @@ def test_a_bad_request_raises_a_one_line_value_error_naming_parameter_and_value(
         load_dataset(name, rng(), **options)
     message = str(caught.value)
     assert "\n" not in message
-    for fragment in expected_fragments:
+    key, value = expected_fragments[:2]
+    assert message.startswith(f"{key}={value} is invalid; allowed: ")
+    for fragment in expected_fragments[2:]:
         assert fragment in message
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_option_of_every_dataset_is_checked(name: str) -> None:
+    options = [option for option in inspect.signature(DATASETS[name]).parameters
+               if option != "rng"]
+    for option in options:
+        with pytest.raises(ConfigError, match=rf"^dataset\.{option}=-1 is invalid; allowed: "):
+            load_dataset(name, rng(), **{option: -1})
 
 
 def test_load_dataset_rejects_a_seed_in_place_of_a_generator() -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from nnlab.data.validation import check_int
+from nnlab.constraints import Interval, require
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
@@ -88,13 +89,9 @@ def shrink_train(dataset: Dataset, n_train: int) -> Dataset:
     subset, yet repeatable for a given dataset.
     """
     available = len(dataset.y_train)
-    n_train = check_int(
-        "n_train",
-        n_train,
-        low=1,
-        high=available,
-        limit=f"the {available} training rows of {dataset.name}",
-    )
+    rows = Interval(Integral, 1, available)
+    require(rows.is_satisfied_by(n_train), "dataset.n_train", n_train,
+            f"{rows} (at most the {available} training rows of {dataset.name})")
     if dataset.n_classes is not None:
         keep = stratified_take(dataset.y_train, n_train, dataset.n_classes)
     else:
