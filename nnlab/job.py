@@ -119,7 +119,7 @@ def build(config: RunConfig) -> RunInputs:
     data = load_dataset(config.dataset.name, data_rng, config.dataset.n_train,
                         **_dataset_options(config))
     init = Init(**vars(config.init))
-    validate_network(config.activation, config.output, init.scheme, init.bias)
+    validate_network(config.activation, config.output, init)
     sizes = [data.n_features, *config.hidden, _output_width(config, data)]
     net = init_network(sizes, config.activation, config.output, init, init_rng,
                        np.dtype(config.engine.dtype))

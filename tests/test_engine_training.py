@@ -16,6 +16,7 @@ from nnlab.engine import (
     init_network,
     mean_cost,
     train,
+    validate_network,
 )
 from nnlab.engine.losses import LOSSES
 from nnlab.engine.schedules import learning_rates
@@ -146,6 +147,12 @@ def _default_args():
         ({"loss": "cross_entropy"}, "output=identity"),
         ({"momentum": 1.0}, "momentum=1.0"),
         ({"schedule": Schedule("cosine")}, "lr_schedule=cosine"),
+        ({"lr": float("inf")}, "lr=inf"),
+        ({"l2": float("inf")}, "l2=inf"),
+        ({"batch_size": 2.5}, "batch_size=2.5"),
+        ({"epochs": True}, "epochs=True"),
+        ({"schedule": Schedule("exponential", decay_steps=0)}, "lr_decay_steps=0"),
+        ({"schedule": Schedule("inverse", decay_rate=0.0)}, "lr_decay_rate=0.0"),
     ],
 )
 def test_bad_training_arguments_raise_one_line_naming_them(change, needle):
@@ -153,6 +160,24 @@ def test_bad_training_arguments_raise_one_line_naming_them(change, needle):
     with pytest.raises(ValueError, match="allowed") as error:
         train(net, x, y, TrainConfig(**change), np.random.default_rng(0))
     assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        (Init("normal", std=-1.0), "init.std=-1.0 is invalid; allowed: a finite float >= 0"),
+        (Init("normal", mean=float("nan")), "init.mean=nan is invalid; allowed: a finite float"),
+        (Init("uniform", low=1.0, high=0.0),
+         "init.high=0.0 is invalid; allowed: a float >= init.low (1.0)"),
+        (Init("kaiming"), "init.scheme=kaiming is invalid; allowed: normal, uniform, lecun, "
+                          "xavier, glorot, he"),
+        (Init(bias="ones"), "init.bias=ones is invalid; allowed: zero, same"),
+    ],
+)
+def test_bad_initial_weights_settings_raise_the_one_message_before_any_draw(init, message):
+    with pytest.raises(ValueError) as error:
+        validate_network("relu", "identity", init)
+    assert str(error.value) == message
 
 
 def test_unknown_activation_is_named_with_the_allowed_ones():

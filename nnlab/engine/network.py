@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.engine.activations import ACTIVATIONS, DERIVATIVES
+from nnlab.constraints import Options
+from nnlab.engine.activations import (
+    ACTIVATIONS,
+    DERIVATIVES,
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+)
 from nnlab.engine.initializers import Init, init_parameters
 
 
@@ -30,6 +36,12 @@ class Network:
 
     def layer_activation(self, i: int) -> str:
         return self.output if i == len(self.weights) - 1 else self.activation
+
+
+NETWORK_CONSTRAINTS = {
+    "activation": Options(HIDDEN_ACTIVATIONS),
+    "output": Options(OUTPUT_ACTIVATIONS),
+}
 
 
 def init_network(
