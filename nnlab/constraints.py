@@ -37,11 +37,6 @@ def require(condition: bool, name: str, value: object, allowed: str) -> None:
         raise invalid(name, value, allowed)
 
 
-def check_choice(name: str, value: object, choices: Iterable[str]) -> None:
-    choices = sorted(choices)
-    require(value in choices, name, value, ", ".join(choices))
-
-
 class Constraint(ABC):
     """What one setting allows: a test of a value, and its description for the message."""
 
