@@ -23,10 +23,11 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
 
 from nnlab import contract, job, schema
-from nnlab.constraints import ConfigError, check_value
+from nnlab.constraints import ConfigError, check_value, invalid
 from nnlab.harness import compat
 
 PROGRESS_FILE = ".nnlab_progress"
@@ -117,6 +118,17 @@ def _seed(overrides: list[Override]) -> object:
     return None
 
 
+def typed_config(cfg: DictConfig) -> schema.RunConfig:
+    """A job's composed config as the schema's dataclasses; a key the schema does not have
+    (`+foo=bar`, which Hydra composes without complaint) is a ConfigError."""
+    try:
+        return schema.to_run_config(cfg)
+    except ConfigKeyError as error:
+        key = error.full_key
+        raise invalid(key, OmegaConf.select(cfg, key), f"the config's keys; {key} is not a config "
+                      "key (python -m nnlab.run --cfg job prints the config)") from None
+
+
 def check_jobs(job_overrides: list[list[str]],
                compose: Callable[[list[str]], DictConfig]) -> list[schema.RunConfig]:
     """Every job's checked config; a ConfigError naming the job stops the sweep.
@@ -139,7 +151,7 @@ def check_jobs(job_overrides: list[list[str]],
                 # from it by their seed alone.
                 check_value("seed", seed, job.RUN_CONSTRAINTS["seed"])
             if arm not in checked:
-                config = schema.to_run_config(compose(list(overrides)))
+                config = typed_config(compose(list(overrides)))
                 job.check(config)
                 checked[arm] = config
         except ConfigError as error:
