@@ -12,9 +12,12 @@ from nnlab.engine import (
     Init,
     Schedule,
     TrainConfig,
+    classification_metrics,
     dead_units_frac,
     init_network,
     mean_cost,
+    predict,
+    regression_metrics,
     train,
     validate_network,
 )
@@ -79,6 +82,27 @@ def test_divergence_stops_training_and_reports_the_step_without_warnings():
     assert result.steps == result.diverged_at < 50 * 8
     assert not np.isfinite(result.loss_history[-1])
     assert np.isfinite(result.loss_history[:-1]).all()
+
+
+@pytest.mark.parametrize(("sizes", "output"),
+                         [([1, 8, 2], "identity"), ([2, 8, 3], "softmax"), ([2, 8, 1], "sigmoid")])
+def test_metrics_of_a_diverged_network_raise_no_warning(sizes, output):
+    rng = np.random.default_rng(0)
+    net = init_network(sizes, "relu", output, Init("normal", std=1e200), rng)
+    x = rng.uniform(-1, 1, size=(16, sizes[0]))
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        predict(net, x)  # the network is one a divergence leaves: its forward pass overflows
+    labels = rng.integers(0, max(sizes[-1], 2), size=16)
+    targets = rng.normal(size=(16, sizes[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if output == "identity":
+            assert not np.isfinite(mean_cost(net, x, targets, "squared"))
+            regression_metrics(net, x, targets)
+        else:
+            mean_cost(net, x, labels, "squared")
+            classification_metrics(net, x, labels)
+        dead_units_frac(net, x)
 
 
 def test_schedules_follow_their_formulas():

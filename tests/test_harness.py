@@ -100,6 +100,14 @@ def test_bad_config_fails_with_one_line_and_writes_no_run(tmp_path, args, needle
     assert not (tmp_path / "mlflow.db").exists() or all_runs(tmp_path) == []
 
 
+def test_a_diverged_run_prints_its_progress_line_and_no_numpy_warning(tmp_path):
+    done = run_nnlab(tmp_path, "lr=100", "activation=identity", *SHORT)
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr
+    [line] = done.stdout.splitlines()
+    assert line.startswith("identity-s0 diverged at step "), line
+
+
 def test_a_diverging_run_is_failed_with_its_step_and_the_sweep_goes_on(tmp_path):
     done = run_nnlab(tmp_path, "-m", "seed=0,1", "lr=1.0,1e6", "activation=identity", *SHORT)
     assert done.returncode == 0, done.stderr
