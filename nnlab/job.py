@@ -7,16 +7,24 @@ as they were, and runs that differ only in e.g. the activation share data and in
 which is what makes a paired comparison across seeds fair.
 """
 
-import math
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nnlab import contract
-from nnlab.constraints import check_choice, require
-from nnlab.data import DATASETS, Dataset, load_dataset
+from nnlab.constraints import (
+    Interval,
+    ListOf,
+    NonBlank,
+    NoneOr,
+    Options,
+    check_values,
+    require,
+)
+from nnlab.data import Dataset, load_dataset
 from nnlab.engine import (
     Init,
     Network,
@@ -36,6 +44,16 @@ from nnlab.schema import RunConfig
 
 DTYPES = ("float64", "float32")
 ENGINES = ("numpy",)
+
+# The run's own settings; the engine and the datasets declare theirs beside what they constrain.
+RUN_CONSTRAINTS = {
+    "seed": Interval(Integral, 0, None),
+    "experiment_name": NonBlank(),
+    "hidden": ListOf(Interval(Integral, 1, None), "e.g. [16]; [] for no hidden layer"),
+    "log_every": Interval(Integral, 1, None),
+    "loss_threshold": NoneOr(Interval(Real, 0, None, closed="neither")),
+}
+ENGINE_CONSTRAINTS = {"name": Options(ENGINES), "dtype": Options(DTYPES)}
 
 
 @dataclass
@@ -93,24 +111,15 @@ def _output_width(config: RunConfig, data: Dataset) -> int:
 def check(config: RunConfig) -> None:
     """Every check of a run's config, the engine's own on the real data and network included;
     raises ConfigError (one line naming the key, the value and what is allowed)."""
-    _check_settings(config)
+    check_settings(config)
     inputs = build(config)
     validate(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config)
 
 
-def _check_settings(config: RunConfig) -> None:
-    """The checks that need no data: names and ranges of the top-level settings."""
-    require(config.experiment_name.strip() != "", "experiment_name", "''", "a non-empty name")
-    check_choice("engine.name", config.engine.name, ENGINES)
-    check_choice("engine.dtype", config.engine.dtype, DTYPES)
-    check_choice("dataset.name", config.dataset.name, DATASETS)
-    require(all(width >= 1 for width in config.hidden), "hidden", config.hidden,
-            "a list of ints >= 1, e.g. [16], or [] for no hidden layer")
-    require(config.log_every >= 1, "log_every", config.log_every, "an int >= 1")
-    require(config.loss_threshold is None or config.loss_threshold > 0, "loss_threshold",
-            config.loss_threshold, "a float > 0, or null")
-    require(math.isfinite(config.l1) and math.isfinite(config.l2), "l1/l2",
-            (config.l1, config.l2), "finite floats >= 0")
+def check_settings(config: RunConfig) -> None:
+    """The checks that need no data: the run's own settings (the seed among them)."""
+    check_values(RUN_CONSTRAINTS, vars(config))
+    check_values(ENGINE_CONSTRAINTS, vars(config.engine), prefix="engine.")
 
 
 def build(config: RunConfig) -> RunInputs:
@@ -119,7 +128,7 @@ def build(config: RunConfig) -> RunInputs:
     data = load_dataset(config.dataset.name, data_rng, config.dataset.n_train,
                         **_dataset_options(config))
     init = Init(**vars(config.init))
-    validate_network(config.activation, config.output, init.scheme, init.bias)
+    validate_network(config.activation, config.output, init)
     sizes = [data.n_features, *config.hidden, _output_width(config, data)]
     net = init_network(sizes, config.activation, config.output, init, init_rng,
                        np.dtype(config.engine.dtype))

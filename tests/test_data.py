@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nnlab.constraints import ConfigError
 from nnlab.data import DATASETS, Dataset, load_dataset, moons, moons3, stratified_take
 from nnlab.data.iris import read_iris_table
 
@@ -231,8 +233,10 @@ def test_stratified_take_gives_every_class_a_row_when_there_are_enough_rows() ->
         ("mnist", {}, ["dataset.name", "mnist", "sincos", "iris"]),
         ("moons", {"width": 3}, ["dataset.width", "3", "n_samples", "noise", "n_test"]),
         ("xor", {"noise": 0.1}, ["dataset.noise", "0.1", "xor", "none"]),
-        ("iris", {"n_train": 0}, ["dataset.n_train", "0", "1..100"]),
-        ("iris", {"n_train": 500}, ["dataset.n_train", "500", "100 training rows", "1..100"]),
+        ("iris", {"n_train": 0}, ["dataset.n_train", "0", "3..100"]),
+        ("iris", {"n_train": 500}, ["dataset.n_train", "500", "100 training rows", "3..100"]),
+        ("iris", {"n_train": 2}, ["dataset.n_train", "2", "3..100", "one per class"]),
+        ("moons", {"n_train": 1}, ["dataset.n_train", "1", "2..200", "one per class"]),
         ("sincos", {"n_train": 2.5}, ["dataset.n_train", "2.5", "1..9600"]),
         ("moons", {"noise": -0.5}, ["dataset.noise", "-0.5", ">= 0"]),
         ("moons3", {"noise": float("nan")}, ["dataset.noise", "nan", ">= 0"]),
@@ -251,8 +255,19 @@ def test_a_bad_request_raises_a_one_line_value_error_naming_parameter_and_value(
         load_dataset(name, rng(), **options)
     message = str(caught.value)
     assert "\n" not in message
-    for fragment in expected_fragments:
+    key, value = expected_fragments[:2]
+    assert message.startswith(f"{key}={value} is invalid; allowed: ")
+    for fragment in expected_fragments[2:]:
         assert fragment in message
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_option_of_every_dataset_is_checked(name: str) -> None:
+    options = [option for option in inspect.signature(DATASETS[name]).parameters
+               if option != "rng"]
+    for option in options:
+        with pytest.raises(ConfigError, match=rf"^dataset\.{option}=-1 is invalid; allowed: "):
+            load_dataset(name, rng(), **{option: -1})
 
 
 def test_load_dataset_rejects_a_seed_in_place_of_a_generator() -> None:

@@ -13,10 +13,14 @@ from nnlab.engine import (
     Init,
     Schedule,
     TrainConfig,
+    classification_metrics,
     dead_units_frac,
     init_network,
     mean_cost,
+    predict,
+    regression_metrics,
     train,
+    validate_network,
 )
 from nnlab.engine.losses import LOSSES
 from nnlab.engine.schedules import learning_rates
@@ -80,6 +84,27 @@ def test_divergence_stops_training_and_reports_the_step_without_warnings():
     assert result.steps == result.diverged_at < 50 * 8
     assert not np.isfinite(result.loss_history[-1])
     assert np.isfinite(result.loss_history[:-1]).all()
+
+
+@pytest.mark.parametrize(("sizes", "output"),
+                         [([1, 8, 2], "identity"), ([2, 8, 3], "softmax"), ([2, 8, 1], "sigmoid")])
+def test_metrics_of_a_diverged_network_raise_no_warning(sizes, output):
+    rng = np.random.default_rng(0)
+    net = init_network(sizes, "relu", output, Init("normal", std=1e200), rng)
+    x = rng.uniform(-1, 1, size=(16, sizes[0]))
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        predict(net, x)  # the network is one a divergence leaves: its forward pass overflows
+    labels = rng.integers(0, max(sizes[-1], 2), size=16)
+    targets = rng.normal(size=(16, sizes[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if output == "identity":
+            assert not np.isfinite(mean_cost(net, x, targets, "squared"))
+            regression_metrics(net, x, targets)
+        else:
+            mean_cost(net, x, labels, "squared")
+            classification_metrics(net, x, labels)
+        dead_units_frac(net, x)
 
 
 def test_schedules_follow_their_formulas():
@@ -148,6 +173,12 @@ def _default_args():
         ({"loss": "cross_entropy"}, "output=identity"),
         ({"momentum": 1.0}, "momentum=1.0"),
         ({"schedule": Schedule("cosine")}, "lr_schedule=cosine"),
+        ({"lr": float("inf")}, "lr=inf"),
+        ({"l2": float("inf")}, "l2=inf"),
+        ({"batch_size": 2.5}, "batch_size=2.5"),
+        ({"epochs": True}, "epochs=True"),
+        ({"schedule": Schedule("exponential", decay_steps=0)}, "lr_decay_steps=0"),
+        ({"schedule": Schedule("inverse", decay_rate=0.0)}, "lr_decay_rate=0.0"),
     ],
 )
 def test_bad_training_arguments_raise_one_line_naming_them(change, needle):
@@ -155,6 +186,24 @@ def test_bad_training_arguments_raise_one_line_naming_them(change, needle):
     with pytest.raises(ValueError, match="allowed") as error:
         train(net, x, y, TrainConfig(**change), np.random.default_rng(0))
     assert needle in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        (Init("normal", std=-1.0), "init.std=-1.0 is invalid; allowed: a finite float >= 0"),
+        (Init("normal", mean=float("nan")), "init.mean=nan is invalid; allowed: a finite float"),
+        (Init("uniform", low=1.0, high=0.0),
+         "init.high=0.0 is invalid; allowed: a float >= init.low (1.0)"),
+        (Init("kaiming"), "init.scheme=kaiming is invalid; allowed: normal, uniform, lecun, "
+                          "xavier, glorot, he"),
+        (Init(bias="ones"), "init.bias=ones is invalid; allowed: zero, same"),
+    ],
+)
+def test_bad_initial_weights_settings_raise_the_one_message_before_any_draw(init, message):
+    with pytest.raises(ValueError) as error:
+        validate_network("relu", "identity", init)
+    assert str(error.value) == message
 
 
 def test_unknown_activation_is_named_with_the_allowed_ones():

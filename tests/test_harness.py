@@ -1,6 +1,7 @@
 """The headline command end to end: real Hydra multiruns, real joblib workers, real MLflow."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,45 @@ def test_bad_config_fails_with_one_line_and_writes_no_run(tmp_path, args, needle
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("nnlab: config error: ") and needle in lines[0]
     assert not (tmp_path / "mlflow.db").exists() or all_runs(tmp_path) == []
+
+
+# (overrides, KEY=VALUE, a piece of what is allowed): the first four reached NumPy, Hydra or the
+# training loop before they were declared.
+ONE_FORMAT = [
+    (["init.std=-1"], "init.std=-1.0", "a finite float >= 0"),
+    (["seed=-1"], "seed=-1", "an int >= 0"),
+    (["+foo=bar"], "foo=bar", "foo is not a config key"),
+    (["dataset=iris", "dataset.n_train=2"], "dataset.n_train=2", "3..100"),
+    (["lr=-0.5"], "lr=-0.5", "a finite float > 0"),
+    (["activation=swish"], "activation=swish", "relu"),
+    (["batch_size=0"], "batch_size=0", "an int >= 1, or null"),
+    (["hidden=[16,0]"], "hidden=[16, 0]", "each item an int >= 1"),
+    (["dataset.n_train=50000"], "dataset.n_train=50000", "1..9600"),
+]
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+@pytest.mark.parametrize(("args", "key_value", "allowed"), ONE_FORMAT,
+                         ids=[case[1] for case in ONE_FORMAT])
+def test_a_bad_value_fails_with_one_line_in_the_one_format_and_writes_no_run(
+        tmp_path, sweep, args, key_value, allowed):
+    # No SHORT: nothing trains, and iris takes no n_samples.
+    done = run_nnlab(tmp_path, *(["-m", "seed=0,1"] if sweep else []), *args)
+    assert done.returncode != 0
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    # A sweep names the job too: "... (job: seed=0 init.std=-1 ...)".
+    assert re.fullmatch(rf"nnlab: config error: {re.escape(key_value)} is invalid; allowed: "
+                        rf".*{re.escape(allowed)}.*", lines[0]), lines[0]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_diverged_run_prints_its_progress_line_and_no_numpy_warning(tmp_path):
+    done = run_nnlab(tmp_path, "lr=100", "activation=identity", *SHORT)
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr
+    [line] = done.stdout.splitlines()
+    assert line.startswith("identity-s0 diverged at step "), line
 
 
 def test_a_diverging_run_is_failed_with_its_step_and_the_sweep_goes_on(tmp_path):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from nnlab.data.validation import check_int
+from nnlab.constraints import Interval, require
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
@@ -82,19 +83,20 @@ def stratified_take(labels: np.ndarray, n: int, n_classes: int) -> np.ndarray:
 
 
 def shrink_train(dataset: Dataset, n_train: int) -> Dataset:
-    """Keep only `n_train` training rows (stratified for classification); test is untouched.
+    """Keep only `n_train` training rows (stratified for classification, so at least one per
+    class); test is untouched.
 
     Training rows are already in random order, so taking the first ones is a random
     subset, yet repeatable for a given dataset.
     """
     available = len(dataset.y_train)
-    n_train = check_int(
-        "n_train",
-        n_train,
-        low=1,
-        high=available,
-        limit=f"the {available} training rows of {dataset.name}",
-    )
+    low, limit = 1, f"at most the {available} training rows of {dataset.name}"
+    if dataset.n_classes is not None:
+        # stratified_take gives every class a row only from as many rows as classes on: with
+        # fewer, a class would be missing from training.
+        low, limit = dataset.n_classes, f"{limit}, at least one per class"
+    rows = Interval(Integral, low, available)
+    require(rows.is_satisfied_by(n_train), "dataset.n_train", n_train, f"{rows} ({limit})")
     if dataset.n_classes is not None:
         keep = stratified_take(dataset.y_train, n_train, dataset.n_classes)
     else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 from importlib import resources
+from numbers import Real
 
 import numpy as np
 
-from nnlab.constraints import ConfigError
+from nnlab.constraints import Interval, check_arguments, require
 from nnlab.data.dataset import CLASSIFICATION, Dataset, stratified_take
-from nnlab.data.validation import check_real
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 SPECIES = ("setosa", "versicolor", "virginica")
@@ -24,6 +24,7 @@ def read_iris_table() -> tuple[np.ndarray, np.ndarray]:
     return np.array(features, dtype=np.float64), np.array(labels, dtype=np.int64)
 
 
+@check_arguments({"train_fraction": Interval(Real, 0, 1, closed="neither")}, prefix="dataset.")
 def iris(rng: np.random.Generator, train_fraction: float = 2 / 3) -> Dataset:
     """Iris, 4 features -> 3 species, split stratified into round(150 * train_fraction) rows
     for training and the rest for testing, both in an order shuffled by `rng`.
@@ -33,19 +34,11 @@ def iris(rng: np.random.Generator, train_fraction: float = 2 / 3) -> Dataset:
     """
     x, y = read_iris_table()
     n_rows, n_classes = len(y), len(SPECIES)
-    allowed = f"a fraction in (0, 1) giving {n_classes}..{n_rows - n_classes} training rows"
-    fraction = check_real("train_fraction", train_fraction, allowed)
-    n_train = round(n_rows * fraction)
-    if not 0 < fraction < 1:
-        raise ConfigError(
-            f"dataset.train_fraction={train_fraction} is outside (0, 1); allowed: {allowed}"
-        )
+    n_train = round(n_rows * train_fraction)
     # Both splits need every class, or accuracy per class becomes meaningless.
-    if not n_classes <= n_train <= n_rows - n_classes:
-        raise ConfigError(
-            f"dataset.train_fraction={train_fraction} puts {n_train} of the {n_rows} rows in "
-            f"training; allowed: {allowed}"
-        )
+    require(n_classes <= n_train <= n_rows - n_classes, "dataset.train_fraction", train_fraction,
+            f"a fraction giving {n_classes}..{n_rows - n_classes} of the {n_rows} rows to "
+            f"training (this one gives {n_train})")
     x = x / np.abs(x).max()
     order = rng.permutation(n_rows)
     in_train = np.zeros(n_rows, dtype=bool)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.constraints import ConfigError
+from nnlab.constraints import Options, check_value, require
 from nnlab.data.dataset import Dataset, shrink_train
 from nnlab.data.iris import iris
 from nnlab.data.synthetic import moons, moons3, sincos, xor
@@ -20,6 +20,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "moons3": moons3,
     "iris": iris,
 }
+DATASET_NAME = Options(DATASETS)
 
 
 def load_dataset(
@@ -28,18 +29,14 @@ def load_dataset(
     """Generate dataset `name` from `rng` with `options`, then keep its first `n_train`
     training rows (stratified for classification); the test split is never shrunk.
     """
-    if name not in DATASETS:
-        raise ConfigError(f"dataset.name={name} is unknown; allowed: {', '.join(DATASETS)}")
+    check_value("dataset.name", name, DATASET_NAME)
     # Fail here on a seed or the numpy module, rather than deep inside a generator.
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     generate = DATASETS[name]
     allowed = [option for option in inspect.signature(generate).parameters if option != "rng"]
     for option, value in options.items():
-        if option not in allowed:
-            raise ConfigError(
-                f"dataset.{option}={value} is not an option of {name}; "
-                f"allowed: {', '.join(allowed) or 'none'}"
-            )
+        require(option in allowed, f"dataset.{option}", value,
+                f"the options of {name}: {', '.join(allowed) or 'none'}")
     dataset = generate(rng, **options)
     return dataset if n_train is None else shrink_train(dataset, n_train)

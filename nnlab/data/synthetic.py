@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 
+from nnlab.constraints import Constraint, Interval, check_arguments
 from nnlab.data.dataset import CLASSIFICATION, REGRESSION, Dataset
-from nnlab.data.validation import check_int, check_noise
 
 # A half circle of radius 1 as (centre_x, centre_y, sign): points are
 # (centre_x + sign*cos t, centre_y + sign*sin t) for t in [0, pi], so sign=+1 is an
@@ -16,14 +18,20 @@ _MOONS = ((0.0, 0.0, 1.0), (1.0, 0.5, -1.0))
 _MOONS3 = (*_MOONS, (2.5, 0.0, 1.0))
 
 
+def _arcs_options(n_arcs: int) -> dict[str, Constraint]:
+    """The options of a dataset of `n_arcs` arcs: both splits need a row of every class."""
+    rows = Interval(Integral, n_arcs, None)
+    return {"n_samples": rows, "noise": Interval(Real, 0, None), "n_test": rows}
+
+
+@check_arguments({"n_samples": Interval(Integral, 1, None), "n_test": Interval(Integral, 1, None)},
+                 prefix="dataset.")
 def sincos(rng: np.random.Generator, n_samples: int = 9600, n_test: int = 1000) -> Dataset:
     """Regression from x ~ U[0, 1) of shape (n, 1) to the two targets [sin x, cos x].
 
     The default 9600 rows are the tutorial's 300 batches of 32, each freshly drawn.
     The test rows are drawn independently from the same distribution.
     """
-    n_samples = check_int("n_samples", n_samples, low=1)
-    n_test = check_int("n_test", n_test, low=1)
     x_train = rng.random((n_samples, 1))
     x_test = rng.random((n_test, 1))
     return Dataset(
@@ -79,14 +87,10 @@ def _arcs_dataset(
     name: str,
     arcs: tuple[tuple[float, float, float], ...],
     rng: np.random.Generator,
-    n_samples: object,
-    noise: object,
-    n_test: object,
+    n_samples: int,
+    noise: float,
+    n_test: int,
 ) -> Dataset:
-    n_classes = len(arcs)
-    n_samples = check_int("n_samples", n_samples, low=n_classes)
-    noise = check_noise(noise)
-    n_test = check_int("n_test", n_test, low=n_classes)
     x_train, y_train = _sample_arcs(rng, arcs, n_samples, noise)
     x_test, y_test = _sample_arcs(rng, arcs, n_test, noise)
     return Dataset(
@@ -96,10 +100,11 @@ def _arcs_dataset(
         y_train=y_train,
         x_test=x_test,
         y_test=y_test,
-        n_classes=n_classes,
+        n_classes=len(arcs),
     )
 
 
+@check_arguments(_arcs_options(len(_MOONS)), prefix="dataset.")
 def moons(
     rng: np.random.Generator, n_samples: int = 200, noise: float = 0.2, n_test: int = 200
 ) -> Dataset:
@@ -114,6 +119,7 @@ def moons(
     return _arcs_dataset("moons", _MOONS, rng, n_samples, noise, n_test)
 
 
+@check_arguments(_arcs_options(len(_MOONS3)), prefix="dataset.")
 def moons3(
     rng: np.random.Generator, n_samples: int = 300, noise: float = 0.2, n_test: int = 300
 ) -> Dataset:

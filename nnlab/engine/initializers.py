@@ -7,8 +7,11 @@ iris tutorials do that; the xor and moons tutorials start biases at zero).
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
+
+from nnlab.constraints import Interval, Options
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,16 @@ INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 BIAS_INITS = ("zero", "same")
+
+# Checked whatever the scheme: a value no scheme could use is a mistake even where it is unused.
+INIT_CONSTRAINTS = {
+    "scheme": Options(INITIALIZERS),
+    "mean": Interval(Real, None, None),
+    "std": Interval(Real, 0, None),
+    "low": Interval(Real, None, None),
+    "high": Interval(Real, None, None),
+    "bias": Options(BIAS_INITS),
+}
 
 
 def init_parameters(

@@ -2,6 +2,10 @@
 
 Regression: mean squared and mean absolute error over every sample and output. Classification:
 accuracy and the log-loss of the true class, whatever cost the network was trained with.
+
+A diverged network's outputs are inf or nan, and so are its metrics: a result, not a fault, so
+each function computes them with NumPy's overflow and invalid-value warnings off, its forward
+pass included.
 """
 
 import numpy as np
@@ -13,9 +17,9 @@ from nnlab.engine.training import encode_targets
 
 def mean_cost(net: Network, x: np.ndarray, y: np.ndarray, loss: str) -> float:
     """The per-sample cost `loss`, averaged over the rows (no regularization penalty)."""
-    output = predict(net, x)
     targets = encode_targets(y, net.sizes[-1], net.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
+        output = predict(net, x)
         return LOSSES[loss](output, targets, np.empty_like(output)) / x.shape[0]
 
 
@@ -27,7 +31,8 @@ def regression_metrics(net: Network, x: np.ndarray, y: np.ndarray) -> dict[str, 
 
 def class_probabilities(net: Network, x: np.ndarray) -> np.ndarray:
     """(rows, classes) probabilities: a single output unit is read as P(class 1)."""
-    output = predict(net, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        output = predict(net, x)
     if output.shape[1] == 1:
         return np.hstack([1 - output, output])
     return output
@@ -46,7 +51,8 @@ def classification_metrics(net: Network, x: np.ndarray, labels: np.ndarray) -> d
 
 def dead_units_frac(net: Network, x: np.ndarray) -> float:
     """Fraction of hidden units whose output is 0 for every row of x (dead ReLUs)."""
-    layers = hidden_outputs(net, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        layers = hidden_outputs(net, x)
     if not layers:
         return 0.0
     dead = sum(int(np.sum(np.all(a <= 0, axis=0))) for a in layers)

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from nnlab.engine.activations import ACTIVATIONS, DERIVATIVES
+from nnlab.constraints import Options
+from nnlab.engine.activations import (
+    ACTIVATIONS,
+    DERIVATIVES,
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+)
 from nnlab.engine.initializers import Init, init_parameters
 
 
@@ -31,6 +37,12 @@ class Network:
 
     def layer_activation(self, i: int) -> str:
         return self.output if i == len(self.weights) - 1 else self.activation
+
+
+NETWORK_CONSTRAINTS = {
+    "activation": Options(HIDDEN_ACTIVATIONS),
+    "output": Options(OUTPUT_ACTIVATIONS),
+}
 
 
 def init_network(

@@ -9,14 +9,16 @@ that objective divided by s * m, i.e. the mean per-sample cost plus the penalty 
 import math
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
-from nnlab.constraints import check_choice, require
-from nnlab.engine.activations import DERIVATIVES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from nnlab.engine.initializers import BIAS_INITS, INITIALIZERS
+from nnlab.constraints import Interval, NoneOr, Options, check_values, require
+from nnlab.engine.activations import DERIVATIVES
+from nnlab.engine.initializers import INIT_CONSTRAINTS, Init
 from nnlab.engine.losses import FUSED_OUTPUT, LOSS_GRADIENTS, LOSSES
 from nnlab.engine.network import (
+    NETWORK_CONSTRAINTS,
     Network,
     Workspace,
     allocate_workspace,
@@ -41,6 +43,29 @@ class TrainConfig:
     l2: float = 0.0
     momentum: float = 0.0
     schedule: Schedule = field(default_factory=Schedule)
+
+
+# Keyed by the names users type: the schedule's fields are lr_schedule and lr_decay_* there.
+TRAIN_CONSTRAINTS = {
+    "loss": Options(LOSSES),
+    "lr": Interval(Real, 0, None, closed="neither"),
+    "epochs": Interval(Integral, 1, None),
+    "batch_size": NoneOr(Interval(Integral, 1, None), "the full batch"),
+    "reduction": Options(REDUCTIONS),
+    "l1": Interval(Real, 0, None),
+    "l2": Interval(Real, 0, None),
+    "momentum": Interval(Real, 0, 1, closed="left"),
+    "lr_schedule": Options(SCHEDULES),
+    "lr_decay_rate": Interval(Real, 0, None, closed="neither"),
+    "lr_decay_steps": Interval(Integral, 1, None),
+}
+
+
+def _settings(config: TrainConfig) -> dict[str, object]:
+    """`config` as the settings TRAIN_CONSTRAINTS names."""
+    schedule = config.schedule
+    return {**vars(config), "lr_schedule": schedule.name, "lr_decay_rate": schedule.decay_rate,
+            "lr_decay_steps": schedule.decay_steps}
 
 
 @dataclass(frozen=True)
@@ -70,11 +95,8 @@ def encode_targets(y: np.ndarray, n_outputs: int, dtype: np.dtype) -> np.ndarray
 
 def validate(net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig) -> None:
     """Check everything once, at the edge, so that the loop can trust its inputs."""
-    check_choice("activation", net.activation, HIDDEN_ACTIVATIONS)
-    check_choice("output", net.output, OUTPUT_ACTIVATIONS)
-    check_choice("loss", config.loss, LOSSES)
-    check_choice("reduction", config.reduction, REDUCTIONS)
-    check_choice("lr_schedule", config.schedule.name, SCHEDULES)
+    check_values(NETWORK_CONSTRAINTS, vars(net))
+    check_values(TRAIN_CONSTRAINTS, _settings(config))
     fused_output = FUSED_OUTPUT.get(config.loss)
     if fused_output is not None:
         require(net.output == fused_output, "output", net.output,
@@ -82,17 +104,6 @@ def validate(net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig) ->
     else:
         require(net.output in DERIVATIVES, "output", net.output,
               f"one of {sorted(DERIVATIVES)} with loss={config.loss}")
-    require(math.isfinite(config.lr) and config.lr > 0, "lr", config.lr, "a finite float > 0")
-    require(config.epochs >= 1, "epochs", config.epochs, "an int >= 1")
-    require(config.batch_size is None or config.batch_size >= 1, "batch_size", config.batch_size,
-          "an int >= 1, or null for the full batch")
-    require(config.l1 >= 0, "l1", config.l1, "a float >= 0")
-    require(config.l2 >= 0, "l2", config.l2, "a float >= 0")
-    require(0 <= config.momentum < 1, "momentum", config.momentum, "a float in [0, 1)")
-    require(config.schedule.decay_steps >= 1, "lr_schedule.decay_steps",
-          config.schedule.decay_steps, "an int >= 1")
-    require(config.schedule.decay_rate > 0, "lr_schedule.decay_rate",
-          config.schedule.decay_rate, "a float > 0")
     require(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] == net.sizes[0], "x",
           f"shape {x.shape}", f"(rows >= 1, {net.sizes[0]}) for this network")
     require(y.shape[0] == x.shape[0], "y", f"{y.shape[0]} rows", f"{x.shape[0]} rows, as x")
@@ -100,11 +111,11 @@ def validate(net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig) ->
     require(bool(np.isfinite(y).all()), "y", "non-finite values", "finite targets")
 
 
-def validate_network(activation: str, output: str, init_scheme: str, bias: str) -> None:
-    check_choice("activation", activation, HIDDEN_ACTIVATIONS)
-    check_choice("output", output, OUTPUT_ACTIVATIONS)
-    check_choice("init.scheme", init_scheme, INITIALIZERS)
-    check_choice("init.bias", bias, BIAS_INITS)
+def validate_network(activation: str, output: str, init: Init) -> None:
+    """Check a network's settings before it is drawn (`init_network` trusts them)."""
+    check_values(NETWORK_CONSTRAINTS, {"activation": activation, "output": output})
+    check_values(INIT_CONSTRAINTS, vars(init), prefix="init.")
+    require(init.high >= init.low, "init.high", init.high, f"a float >= init.low ({init.low})")
 
 
 def _gradient_step(

@@ -36,7 +36,7 @@ def track(cfg: DictConfig) -> dict:
     """Validate, train and log one run; returns its status for the sweep summary."""
     start = time.perf_counter()
     hydra_cfg = HydraConfig.get()
-    config = schema.to_run_config(cfg)
+    config = sweep.typed_config(cfg)
     if contract.SWEEP_ID_ENV not in os.environ:
         job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
     # Imported once the config is known to be valid: MLflow takes seconds to import.

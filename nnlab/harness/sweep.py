@@ -23,10 +23,11 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
 
 from nnlab import contract, job, schema
-from nnlab.constraints import ConfigError
+from nnlab.constraints import ConfigError, check_value, invalid
 from nnlab.harness import compat
 
 PROGRESS_FILE = ".nnlab_progress"
@@ -108,15 +109,24 @@ def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) ->
                                     status, reason)
 
 
-def _seed(overrides: list[Override]) -> int | None:
-    for override in overrides:
+def _seed(overrides: list[Override]) -> object:
+    """The seed a job's overrides set, or None: the last one, as Hydra composes `seed=0 seed=5`
+    to seed 5."""
+    for override in reversed(overrides):
         if override_key(override) == "seed":
-            value = override.value()
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"seed={override.get_value_element_as_str()} is invalid; "
-                                  "allowed: an int >= 0")
-            return value
+            return override.value()
     return None
+
+
+def typed_config(cfg: DictConfig) -> schema.RunConfig:
+    """A job's composed config as the schema's dataclasses; a key the schema does not have
+    (`+foo=bar`, which Hydra composes without complaint) is a ConfigError."""
+    try:
+        return schema.to_run_config(cfg)
+    except ConfigKeyError as error:
+        key = error.full_key
+        raise invalid(key, OmegaConf.select(cfg, key), f"the config's keys; {key} is not a config "
+                      "key (python -m nnlab.run --cfg job prints the config)") from None
 
 
 def check_jobs(job_overrides: list[list[str]],
@@ -125,9 +135,9 @@ def check_jobs(job_overrides: list[list[str]],
 
     `compose` builds a job's config from its overrides (Hydra's sweep composition, what
     Hydra's `Sweeper.validate_batch_is_legal` does for every job). Composing takes a tenth of a
-    second or more and no check depends on the seed, so the first job of each arm (the jobs
-    alike but for their seed) is composed and checked, and the others are that config with
-    their seed: 2 compositions for 20 seeds x 2 arms.
+    second or more and no check but the seed's own depends on the seed, so the first job of
+    each arm (the jobs alike but for their seed) is composed and checked, and the others are
+    that config with their seed: 2 compositions for 20 seeds x 2 arms.
     """
     checked: dict[tuple[str, ...], schema.RunConfig] = {}
     run_configs = []
@@ -135,13 +145,17 @@ def check_jobs(job_overrides: list[list[str]],
         parsed = parse(overrides)
         arm = tuple(o.input_line for o in parsed if override_key(o) != "seed")
         seed = _seed(parsed)
-        if arm not in checked:
-            try:
-                config = schema.to_run_config(compose(list(overrides)))
+        try:
+            if seed is not None:
+                # Every job's: the jobs of an arm but the first are not composed, and differ
+                # from it by their seed alone.
+                check_value("seed", seed, job.RUN_CONSTRAINTS["seed"])
+            if arm not in checked:
+                config = typed_config(compose(list(overrides)))
                 job.check(config)
-            except ConfigError as error:
-                raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
-            checked[arm] = config
+                checked[arm] = config
+        except ConfigError as error:
+            raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
         config = checked[arm]
         run_configs.append(config if seed is None else dataclasses.replace(config, seed=seed))
     return run_configs

@@ -18,14 +18,24 @@ directly: running `mlflow.server.fastapi_app:app` by hand would save the CLI's i
 (~240 MB), but only by copying the CLI's private `_MLFLOW_SERVER_*` environment protocol and its
 safety setup, which change between MLflow releases. This module imports no MLflow: the server
 starts ~2 s sooner.
+
+With `--app-name basic-auth`, MLflow creates its admin user on the first start against an auth
+database without it, and needs that user's password then (and only then): from
+MLFLOW_AUTH_ADMIN_PASSWORD, or `admin_password` in the file MLFLOW_AUTH_CONFIG_PATH names.
+Without one it prints a long traceback and serves nothing, so the server checks first, reading
+MLflow's auth config and, when it is SQLite, its auth database, as MLflow will.
 """
 
 import argparse
+import configparser
+import importlib.util
 import os
 import secrets
 import socket
+import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +50,11 @@ SERVER_ENV = {
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
+
+# MLflow's basic-auth settings (mlflow/server/auth/config.py).
+AUTH_CONFIG_ENV = "MLFLOW_AUTH_CONFIG_PATH"
+ADMIN_USERNAME_ENV = "MLFLOW_AUTH_ADMIN_USERNAME"
+ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"
 
 
 def server_command(backend_store_uri: str, host: str, port: int,
@@ -91,6 +106,67 @@ def serve(prog: str, command: list[str], host: str, port: int, banner: str,
     os.execve(command[0], command, {**SERVER_ENV, **(env or {}), **os.environ})
 
 
+def _auth_config() -> configparser.SectionProxy | None:
+    """The [mlflow] section of the auth config MLflow will read: the file MLFLOW_AUTH_CONFIG_PATH
+    names, else the basic_auth.ini MLflow ships (found without importing MLflow)."""
+    path = os.environ.get(AUTH_CONFIG_ENV)
+    if not path:
+        spec = importlib.util.find_spec("mlflow")
+        if spec is None or spec.origin is None:
+            return None
+        path = Path(spec.origin).parent / "server" / "auth" / "basic_auth.ini"
+    config = configparser.ConfigParser()
+    config.read(path)
+    return config["mlflow"] if config.has_section("mlflow") else None
+
+
+def _auth_setting(auth: configparser.SectionProxy, variable: str, key: str) -> str | None:
+    """As MLflow reads an admin setting: the variable when set, even empty, else the file's;
+    empty means none."""
+    return (os.environ[variable] if variable in os.environ else auth.get(key)) or None
+
+
+def _holds_user(database_uri: str, username: str) -> bool | None:
+    """Whether the SQLite auth database at `database_uri` (relative paths from the current
+    directory, as the server opens them) has the user; None for another kind of database, which
+    only SQLAlchemy could open."""
+    scheme, separator, path = database_uri.partition(":///")
+    if not separator or scheme.split("+")[0] != "sqlite":
+        return None
+    database = Path(path.split("?")[0])
+    if not database.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            found = db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+    except sqlite3.Error:  # not an auth database yet (a failed first start leaves no users)
+        return False
+    return found is not None
+
+
+def basic_auth_refusal() -> str | None:
+    """Why MLflow's basic auth would refuse to start, if that can be told without MLflow.
+
+    A missing admin password is told for a SQLite auth database (MLflow's default,
+    ./basic_auth.db); with another one MLflow itself says so, at length.
+    """
+    auth = _auth_config()
+    if auth is not None:
+        username = _auth_setting(auth, ADMIN_USERNAME_ENV, "admin_username")
+        password = _auth_setting(auth, ADMIN_PASSWORD_ENV, "admin_password")
+        database_uri = auth.get("database_uri", "")
+        # Without a username MLflow names the setting itself, and in one line.
+        if username and not password and _holds_user(database_uri, username) is False:
+            return (f"--app-name basic-auth needs {ADMIN_PASSWORD_ENV} (the password of the "
+                    f"admin user '{username}', which MLflow creates in {database_uri} on this "
+                    f"first start) in the environment, or admin_password in the file "
+                    f"{AUTH_CONFIG_ENV} names")
+    if importlib.util.find_spec("flask_wtf") is None:
+        return ("--app-name basic-auth needs MLflow's auth extra, Flask-WTF: "
+                "pip install 'nnlab[auth]'")
+    return None
+
+
 def _without_password(uri: str) -> str:
     """`uri` fit for a terminal or a log: a password in it becomes ***."""
     parts = urlsplit(uri)
@@ -124,9 +200,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "e.g. 'gpu1.lab:5000' (default: MLflow's, localhost and private "
                              "IPs)")
     parser.add_argument("--app-name", choices=["basic-auth"],
-                        help="basic-auth: MLflow's users and passwords (needs nnlab[auth]; the "
-                             "first start needs MLFLOW_AUTH_ADMIN_PASSWORD)")
+                        help="basic-auth: MLflow's users and passwords (needs nnlab[auth]). The "
+                             "first start creates the admin user in the auth database "
+                             "(./basic_auth.db unless MLFLOW_AUTH_CONFIG_PATH names another "
+                             f"config) and needs its password: {ADMIN_PASSWORD_ENV}, or "
+                             "admin_password in that config; later starts need neither")
     args = parser.parse_args(argv)
+    if args.app_name:
+        refusal = basic_auth_refusal()
+        if refusal:
+            print(f"nnlab.server: {refusal}", file=sys.stderr)
+            return 2
 
     destination = args.artifacts_destination
     if not urlsplit(destination).scheme:
