@@ -59,11 +59,12 @@ class Interval(Constraint):
     def is_satisfied_by(self, value: object) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
             return False
-        if not isinstance(value, Integral) and not math.isfinite(value):
+        number = float(value)  # an Integral or a Real: both convert
+        if not math.isfinite(number):
             return False
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
-        above = self.low is None or value > self.low or (left and value == self.low)
-        below = self.high is None or value < self.high or (right and value == self.high)
+        above = self.low is None or number > self.low or (left and number == self.low)
+        below = self.high is None or number < self.high or (right and number == self.high)
         return above and below
 
     def __str__(self) -> str:

@@ -105,6 +105,7 @@ def _output_width(config: RunConfig, data: Dataset) -> int:
         require(data.n_classes == 2, "loss", config.loss,
               f"cross_entropy (or squared, absolute) for {data.n_classes}-class {data.name}")
         return 1
+    assert data.n_classes is not None  # a classification dataset
     return data.n_classes
 
 
@@ -167,9 +168,10 @@ def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
 
 def save_weights(net: Network, path: Path) -> None:
     """Weights as .npz (W0, b0, W1, b1, ...; activation names as strings): no pickle."""
-    arrays = {f"W{i}": w for i, w in enumerate(net.weights)}
+    arrays: dict[str, np.ndarray] = {f"W{i}": w for i, w in enumerate(net.weights)}
     arrays |= {f"b{i}": b for i, b in enumerate(net.biases)}
-    np.savez(path, activation=np.str_(net.activation), output=np.str_(net.output), **arrays)
+    arrays |= {"activation": np.array(net.activation), "output": np.array(net.output)}
+    np.savez(path, **arrays)
 
 
 def load_weights(path: Path) -> Network:

@@ -14,6 +14,8 @@ from pathlib import Path
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -72,7 +74,7 @@ def track(cfg: DictConfig) -> dict:
                   out_dir)
     summary = result.failure or f"test_loss={result.metrics['test_loss']:.4g}"
     line = f"{name} {summary} {time.perf_counter() - start:.1f}s"
-    if hydra_cfg.mode == hydra.types.RunMode.MULTIRUN:
+    if hydra_cfg.mode == RunMode.MULTIRUN:
         sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
     else:
         print(f"{line}  (run {run_id} in experiment '{config.experiment_name}')")
@@ -115,7 +117,7 @@ def cli() -> None:
     except sweep.Interrupted as error:
         print(f"nnlab: {error}", file=sys.stderr)
         sys.exit(130)  # the shell's code for a command stopped by Ctrl-C
-    except (hydra.errors.HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException) as error:
         sys.exit(f"nnlab: config error: {_one_line(error)}")
 
 

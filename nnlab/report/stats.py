@@ -76,7 +76,8 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     if not differences.any():
         # Identical arms: no evidence of a difference (scipy warns and divides 0 by 0 here).
         return 1.0
-    return float(stats.wilcoxon(differences).pvalue)
+    # scipy's result classes are made at run time: their fields are unknown to the type checker.
+    return float(stats.wilcoxon(differences).pvalue)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def paired(arm: np.ndarray, baseline: np.ndarray, lower_is_better: bool) -> Paired:

@@ -47,11 +47,15 @@ def draw(data: PlotData) -> Drawn:
             figures.decision_boundary(net, dataset, ax)
         ax.grid(False)
         ax.set_title(panel_title(arm, comparison))
-    legend = axes[0].get_legend()
-    figure.legend(legend.legend_handles, [text.get_text() for text in legend.texts],
-                  title=legend.get_title().get_text(), loc="outside right upper")
-    for ax in axes:
-        ax.get_legend().remove()
+    legends = [ax.get_legend() for ax in axes]
+    first = legends[0]
+    assert first is not None  # figures.decision_boundary draws one on every panel
+    figure.legend([handle for handle in first.legend_handles if handle is not None],
+                  [text.get_text() for text in first.texts],
+                  title=first.get_title().get_text(), loc="outside right upper")
+    for legend in legends:
+        if legend is not None:
+            legend.remove()
     figure.suptitle(f"Decision regions, seed {seed}")
     every = f"every arm and {data.design.facet} value" if data.design.facet else "every arm"
     return Drawn(figure, f"Seed {seed}: the lowest seed whose run finished in {every}.")

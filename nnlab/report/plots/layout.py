@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import matplotlib
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -74,14 +75,14 @@ def legend_below(figure: Figure, ax: Axes, columns: int = 1) -> None:
 
 
 def arm_legend(figure: Figure, data: PlotData, arms: list[str],
-               extra: Sequence[Line2D] = ()) -> None:
+               extra: Sequence[Artist] = ()) -> None:
     """A marker per arm in its colour, and any extra handles, under the panels: beside them,
     the legend would take half the width of a one-panel figure."""
     handles = [*(Line2D([], [], ls="", marker="o", color=data.palette[arm],
                         label=data.short_label(arm)) for arm in arms), *extra]
     # Up to ARMS_PER_LEGEND_ROW columns, as many as fit the figure's width: the legend is cut
     # where it is wider. Filled column by column, each as wide as its widest label.
-    widths = [_text_width(handle.get_label(), matplotlib.rcParams["legend.fontsize"])
+    widths = [_text_width(str(handle.get_label()), matplotlib.rcParams["legend.fontsize"])
               for handle in handles]
     columns = min(len(handles), ARMS_PER_LEGEND_ROW)
     while columns > 1:

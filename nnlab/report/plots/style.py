@@ -1,6 +1,8 @@
 """The look of every report figure (STYLE, which render applies) and the sizes the layout
 works in."""
 
+from typing import Any
+
 import seaborn as sns
 
 from nnlab import contract
@@ -9,7 +11,8 @@ from nnlab import contract
 # nothing leaks into the matplotlib state of a notebook that imports the report. The figures are
 # shown scaled to the page's width (a 1440 px figure at about 60%): text smaller than this scale's
 # would be hard to read there.
-STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.9)}
+STYLE: dict[Any, Any] = {**sns.axes_style("whitegrid"),
+                         **sns.plotting_context("notebook", font_scale=0.9)}
 PALETTE = "colorblind"
 # Two series that are not arms (train and test, L1 and L2): greys and markers, as colours mean
 # arms in every other figure of a report.

@@ -1,5 +1,6 @@
 """training_curves: train_loss per step, the median and interquartile band of each arm."""
 
+import numpy as np
 import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -54,7 +55,8 @@ def draw(data: PlotData) -> Drawn:
                      palette=data.palette, units="run_id", estimator=None, lw=0.5,
                      alpha=0.15 * faint, legend=False, zorder=1, ax=ax)
         # Quantiles in one groupby: seaborn's own estimator runs Python per step (1 s for 300).
-        bands = panel.groupby([ARM, "step"])["value"].quantile([0.25, 0.5, 0.75]).unstack()
+        quartiles = np.array([0.25, 0.5, 0.75])
+        bands = panel.groupby([ARM, "step"])["value"].quantile(quartiles).unstack()
         seeds = panel.groupby(ARM)["run_id"].nunique()
         for arm in arms:
             counts[arm].append(str(seeds.get(arm, 0)))
