@@ -7,12 +7,19 @@ jobs, so that Ctrl-C or SIGTERM on the launching process cancels them (one `scan
 Slurm array) and waits until they are gone before the sweeper marks their runs in flight
 KILLED. In a job, SIGTERM (what `scancel` sends) ends the job at once, although submitit
 ignores it: its run stays RUNNING until the launching process closes it.
+
+submitit repeats its warnings at every poll of the scheduler ("Call #3 - Bypassing sacct error
+...": on a cluster without accounting, every poll), to stdout, to stderr and to Hydra's console
+handler, and sacct prints its own error beside them: here each distinct warning is printed
+once, on one line, with sacct's message in it.
 """
 
 import logging
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -24,11 +31,90 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
+from submitit.slurm.slurm import SlurmInfoWatcher
 
 log = logging.getLogger(__name__)
 
 # How long an interrupted sweep waits for its cancelled jobs to end before it closes their runs.
 CANCEL_WAIT_S = 60.0
+SUBMITIT_LOGGER = "submitit"
+# The longest time between two polls of sacct once the jobs run long (submitit's SlurmJob's).
+SACCT_DELAY_S = 600
+_CALL_NUMBER = re.compile(r"^Call #\d+ - ")
+
+
+class OncePerMessage(logging.Filter):
+    """Each distinct message once, on one line (the poll count of "Call #N - ..." left out of
+    what makes two messages the same)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = " ".join(record.getMessage().split())
+        key = _CALL_NUMBER.sub("", message)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        record.msg, record.args = message, None
+        return True
+
+
+def quiet_submitit_logging() -> None:
+    """submitit's logger in the launching process: each warning once, on stderr only.
+
+    Importing submitit gives its logger a stdout handler (every level) and a stderr one
+    (warnings), and the logger propagates to Hydra's console handler too: a warning is printed
+    three times. With SUBMITIT_LOG_LEVEL=NOCONFIG the user configures it: only the filter then.
+    """
+    logger = logging.getLogger(SUBMITIT_LOGGER)
+    if not any(isinstance(f, OncePerMessage) for f in logger.filters):
+        logger.addFilter(OncePerMessage())
+    if os.environ.get("SUBMITIT_LOG_LEVEL", "").upper() == "NOCONFIG":
+        return
+    for handler in list(logger.handlers):
+        if getattr(handler, "stream", None) is not sys.stderr:
+            logger.removeHandler(handler)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            "%(name)s %(levelname)s (%(asctime)s) - %(message)s"))
+        logger.addHandler(handler)
+    for handler in logger.handlers:
+        handler.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+class SacctWatcher(SlurmInfoWatcher):
+    """submitit's poll of the job states, with sacct's error message in submitit's warning
+    instead of on the console (submitit runs sacct with its stderr inherited).
+
+    `update` is submitit 1.5's `InfoWatcher.update` (the state it keeps is submitit's),
+    running sacct with its output captured."""
+
+    def update(self) -> None:
+        command = self._make_command()
+        if command is None:
+            return
+        self._num_calls += 1
+        try:
+            done = subprocess.run(command, capture_output=True, check=False, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            reason = str(error)
+        else:
+            if done.returncode == 0:
+                self._output = done.stdout
+                self._info_dict.update(self.read_info(done.stdout))
+                reason = ""
+            else:
+                message = " ".join(done.stderr.decode(errors="replace").split())
+                reason = f"sacct exited with {done.returncode}: {message or 'no message'}"
+        if reason:
+            logging.getLogger(SUBMITIT_LOGGER).warning(
+                f"Call #{self.num_calls} - Bypassing sacct error ({reason}), status may be "
+                "inaccurate.")
+        self._last_status_check = time.time()
 
 
 def submit(launcher: Any, executor_name: str, job_overrides: Sequence[Sequence[str]],
@@ -64,7 +150,12 @@ def submit(launcher: Any, executor_name: str, job_overrides: Sequence[Sequence[s
 def launch(launcher: Any, executor_name: str, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
     """Submit the jobs and wait for their returns; interrupted, cancel them first."""
+    quiet_submitit_logging()
     jobs = submit(launcher, executor_name, job_overrides, initial_job_idx)
+    if executor_name == "slurm":
+        watcher = SacctWatcher(delay_s=SACCT_DELAY_S)
+        for job in jobs:
+            job.watcher = watcher
     try:
         return [job.results()[0] for job in jobs]
     except KeyboardInterrupt:
