@@ -21,11 +21,13 @@ test: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
 	$(PYTHON) -m pytest -q
 
-# PostgreSQL, MLflow's basic auth, submitit: a system package and optional extras, kept out of
-# `make test`.
+# PostgreSQL, MLflow's basic auth, submitit, a throwaway Slurm: system packages and optional
+# extras, kept out of `make test`.
 test-integration: $(STAMP)
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+	test -x /usr/sbin/slurmctld -a -x /usr/sbin/slurmd -a -x /usr/sbin/munged || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y slurm-wlm munge)
 	$(PYTHON) -m pip install --quiet -e '.[dev,postgres,auth,slurm]'
 	$(PYTHON) -m pytest -q tests/integration
 
