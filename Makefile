@@ -39,11 +39,13 @@ test: lint
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -q -m "not process"
 
-# PostgreSQL, MLflow's basic auth, submitit: a system package and optional extras, kept out of
-# `make test`.
+# PostgreSQL, MLflow's basic auth, submitit, a throwaway Slurm: system packages and optional
+# extras, kept out of `make test`.
 test-integration: $(STAMP)
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+	test -x /usr/sbin/slurmctld -a -x /usr/sbin/slurmd -a -x /usr/sbin/munged || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y slurm-wlm munge)
 	$(PIP) -e '.[$(EXTRAS)]'
 	$(PYTHON) -m pytest -q tests/integration
 

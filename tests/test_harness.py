@@ -11,6 +11,7 @@ from conftest import SHORT, all_runs, run_nnlab, store_client
 from nnlab.contract import WALL_CLOCK_METRICS
 from nnlab.harness import sweep
 from nnlab.report import load_runs
+from nnlab.tracking.store import RunRecord
 
 # Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
 pytestmark = pytest.mark.process
@@ -210,3 +211,38 @@ def test_a_slurm_sweep_into_a_local_store_is_warned_to_use_a_server(capsys, monk
                                  "SlurmLauncher")
     sweep.warn_if_store_is_local("hydra_plugins.nnlab_launcher.nnlab_launcher.NnlabLauncher")
     assert capsys.readouterr().err == ""
+
+
+class _SubmititLike:
+    """A launcher as the submitit plugin defines it (its module is what tells)."""
+
+
+_SubmititLike.__module__ = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+
+
+class _Declares:
+    def __init__(self, prints: bool) -> None:
+        self.jobs_print_to_console = prints
+
+
+def test_progress_is_read_from_the_store_only_for_launchers_whose_jobs_print_elsewhere():
+    assert sweep.jobs_print_progress(object())  # Hydra's basic launcher runs jobs in-process
+    assert sweep.jobs_print_progress(_Declares(True))
+    assert not sweep.jobs_print_progress(_Declares(False))
+    assert not sweep.jobs_print_progress(_SubmititLike())
+
+
+def _record(status: str, tags: dict, metrics: dict) -> RunRecord:
+    return RunRecord("id", "relu-s3", status, 1_000, 1_600, {}, tags, metrics)
+
+
+def test_a_stored_runs_progress_line_is_the_one_its_job_prints():
+    assert sweep.progress_line("relu-s3", None, 0.03124, 0.61) == "relu-s3 test_loss=0.03124 0.6s"
+    finished = _record("FINISHED", {}, {"test_loss": 0.03124})
+    assert sweep.stored_progress_line(finished) == "relu-s3 test_loss=0.03124 0.6s"
+    diverged = _record("FAILED", {"nnlab.failure": "diverged at step 12",
+                                  "nnlab.diverged_at": "12"}, {})
+    assert sweep.stored_progress_line(diverged) == "relu-s3 diverged at step 12 0.6s"
+    # A crashed job prints no progress line: the summary names it.
+    crashed = _record("FAILED", {"nnlab.failure": "ValueError: boom"}, {})
+    assert sweep.stored_progress_line(crashed) is None

@@ -4,6 +4,7 @@ Hydra instantiates sweepers only from the `hydra_plugins` package; the logic liv
 `nnlab.harness.sweep`, this class only calls it at the right moments.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,12 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         if not launched:
             print("0 runs: every job had finished before", flush=True)
             return returns
+        # Jobs whose output goes to a log file each (submitit's): their lines are read back from
+        # the store, so that the console shows the same progress with every launcher.
+        progress = (nullcontext() if sweep.jobs_print_progress(self.launcher)
+                    else sweep.progress_from_store(launched))
         try:
-            with sweep.sigterm_as_interrupt():
+            with sweep.sigterm_as_interrupt(), progress:
                 for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
                     returns.append(self.launcher.launch(batch, initial_job_idx=start))
                     start += len(batch)
@@ -70,7 +75,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
                 outcome = (f"{len(killed)} runs in flight marked KILLED"
                            f"{' (' + ', '.join(killed) + ')' if killed else ''}")
             else:
-                # submitit's jobs, say, run on: marking their runs KILLED would be wrong.
+                # Stock submitit's jobs, say, run on: marking their runs KILLED would be wrong.
                 outcome = "this launcher's jobs may still be running (on Slurm: scancel them)"
             raise sweep.Interrupted(f"interrupted: {outcome}; the same command runs the rest "
                                     "(finished runs are skipped)") from None

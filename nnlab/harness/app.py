@@ -72,8 +72,8 @@ def track(cfg: DictConfig) -> dict:
     store.end_run(run_id, status, result.metrics,
                   {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
                   out_dir)
-    summary = result.failure or f"test_loss={result.metrics['test_loss']:.4g}"
-    line = f"{name} {summary} {time.perf_counter() - start:.1f}s"
+    line = sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
+                               time.perf_counter() - start)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
     else:

@@ -14,11 +14,13 @@ import functools
 import os
 import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -30,8 +32,14 @@ from nnlab import contract, job, schema
 from nnlab.constraints import ConfigError, check_value, invalid
 from nnlab.harness import compat
 
+if TYPE_CHECKING:  # MLflow takes seconds to import: the store is imported where it is used
+    from nnlab.tracking.store import RunRecord
+
 PROGRESS_FILE = ".nnlab_progress"
 ENV_SET = "hydra.job.env_set."
+# How often a launching process whose jobs print elsewhere reads their progress from the store.
+PROGRESS_POLL_S = 1.0
+PROGRESS_JOIN_S = 30.0
 
 
 class JobCrashed(RuntimeError):
@@ -265,6 +273,12 @@ def reset_progress(sweep_dir: Path) -> None:
     (sweep_dir / PROGRESS_FILE).unlink(missing_ok=True)
 
 
+def progress_line(name: str, failure: str | None, test_loss: float | None,
+                  seconds: float) -> str:
+    """What a finished job reports: `relu-s3 test_loss=0.0312 0.6s`, or its failure."""
+    return f"{name} {failure or f'test_loss={test_loss:.4g}'} {seconds:.1f}s"
+
+
 def report_progress(sweep_dir: Path, line: str) -> None:
     """Print `[k/N] line`, k counting finished jobs across every worker process."""
     total = os.environ.get(contract.SWEEP_SIZE_ENV, "?")
@@ -295,3 +309,76 @@ def summary_line(returns: list[JobReturn]) -> str:
     if crashed:
         raise JobCrashed(f"{line}; {len(crashed)} crashed: " + " | ".join(crashed))
     return line
+
+
+def jobs_print_progress(launcher: object) -> bool:
+    """Whether a launcher's jobs print their progress lines in this console. A launcher says so
+    with `jobs_print_to_console`; submitit's jobs (Slurm, or its local executor) do not say it
+    and print into a log file each."""
+    declared = getattr(launcher, "jobs_print_to_console", None)
+    if declared is not None:
+        return bool(declared)
+    return not type(launcher).__module__.startswith("hydra_plugins.hydra_submitit_launcher")
+
+
+def stored_progress_line(run: "RunRecord") -> str | None:
+    """A run's progress line as its job printed it (the duration is the store's: from the
+    run's creation to its end), or None for a crashed run, which the summary names."""
+    failure = run.tags.get(contract.FAILURE_TAG)
+    if run.status == contract.FINISHED:
+        failure = None
+    elif not contract.diverged(run.tags):
+        return None
+    seconds = ((run.end_time or run.start_time) - run.start_time) / 1000
+    return progress_line(run.run_name, failure, run.metrics.get("test_loss"), seconds)
+
+
+@contextmanager
+def progress_from_store(launched: list[list[str]]) -> Iterator[None]:
+    """Print the `[k/N]` line of each job of `launched` as its run ends in the store, from a
+    thread of this process, while the block runs: for a launcher whose jobs print elsewhere.
+
+    A last read when the block ends prints the lines not printed yet (none when it is
+    interrupted: the sweep is being stopped)."""
+    from nnlab.tracking import store
+
+    envs = [job_env(overrides) for overrides in launched]
+    sweep_id = envs[0][contract.SWEEP_ID_ENV]
+    experiment_ids = sorted({env[contract.EXPERIMENT_ID_ENV] for env in envs})
+    seen: set[str] = set()
+    printed = []
+    stop = threading.Event()
+
+    def report_new() -> None:
+        for run in store.ended_sweep_runs(sweep_id, experiment_ids):
+            if run.run_id in seen:
+                continue
+            seen.add(run.run_id)
+            line = stored_progress_line(run)
+            if line is not None:
+                printed.append(run.run_id)
+                print(f"[{len(printed)}/{len(launched)}] {line}", flush=True)
+
+    def watch() -> None:
+        while not stop.wait(PROGRESS_POLL_S):
+            try:
+                report_new()
+            except Exception:  # the store may be busy or unreachable: read it at the next poll
+                pass
+
+    watcher = threading.Thread(target=watch, name="nnlab-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
+    stop.set()
+    watcher.join(timeout=PROGRESS_JOIN_S)
+    try:
+        if watcher.is_alive():  # a read that hangs (a server gone): the summary comes anyway
+            raise TimeoutError(f"no answer within {PROGRESS_JOIN_S:.0f} s")
+        report_new()
+    except Exception as error:  # progress must not fail a sweep whose jobs ran
+        print(f"nnlab: warning: the sweep's progress could not be read from the store: {error}",
+              file=sys.stderr, flush=True)

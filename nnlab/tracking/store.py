@@ -213,6 +213,22 @@ def find_runs(experiment_name: str) -> list[RunRecord]:
             return records
 
 
+def ended_sweep_runs(sweep_id: str, experiment_ids: Iterable[str]) -> list[RunRecord]:
+    """The runs of sweep `sweep_id` (its `nnlab.sweep_id` tag) that are no longer RUNNING, in
+    the order they ended: what a launching process polls while its jobs run elsewhere."""
+    client = _client()
+    query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' AND attributes.status != 'RUNNING'"
+    records: list[RunRecord] = []
+    token = None
+    while True:
+        page = client.search_runs(list(experiment_ids), filter_string=query,
+                                  max_results=SEARCH_PAGE, page_token=token)
+        records += [_record(run) for run in page]
+        token = page.token
+        if not token:
+            return sorted(records, key=lambda run: (run.end_time or 0, run.run_name))
+
+
 def metric_histories(run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
     """Every logged (step, value) of metric `key`, per run.
 
