@@ -38,6 +38,8 @@ def _resolved_task(config) -> str:
 @pytest.mark.parametrize(("hydra_overrides", "experiment"), [
     ([], ()),
     (["hydra.job.config.override_dirname.exclude_keys=[seed]"], ("+experiment=init_shift",)),
+    # An override whose value resolves in the job only: Hydra keeps it as written.
+    (["hydra.sweep.subdir=run_${hydra.job.num}"], ()),
 ])
 def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overrides,
                                                       experiment):

@@ -47,10 +47,13 @@ def _is_per_job(override: Override) -> bool:
 def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str]) -> DictConfig:
     """What `loader.load_sweep_config(master, overrides)` returns, composing once per arm."""
     parsed = sweep.parse(overrides)
+    # The command line as Hydra keeps it: an override's value may hold an interpolation that
+    # resolves in the job only (`hydra.sweep.subdir=run_${hydra.job.num}`).
+    hydra_overrides = OmegaConf.to_container(master.hydra.overrides.hydra)
     # The sweep (its command line and folder) and the arm: a worker may serve several sweeps.
-    arm = (str(master.hydra.sweep.dir), *master.hydra.overrides.hydra,
-           *master.hydra.overrides.task, "|", *(o.input_line for o in parsed
-                                               if not _is_per_job(o)))
+    arm = (str(master.hydra.sweep.dir), *hydra_overrides,
+           *OmegaConf.to_container(master.hydra.overrides.task), "|",
+           *(o.input_line for o in parsed if not _is_per_job(o)))
     first_of_arm = process.cache(FIRST_OF_ARM_CACHE)
     first = first_of_arm.get(arm)
     if first is None:
@@ -66,8 +69,8 @@ def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str
                 OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
         hydra = config.hydra
         hydra.overrides.task = [o.input_line for o in task]
-        hydra.overrides.hydra = list(master.hydra.overrides.hydra) + [
-            o.input_line for o in parsed if o.is_hydra_override()]
+        hydra.overrides.hydra = hydra_overrides + [o.input_line for o in parsed
+                                                   if o.is_hydra_override()]
         hydra.job.override_dirname = compat.override_dirname(
             task, hydra.job.config.override_dirname)
     return config

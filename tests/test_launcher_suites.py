@@ -1,0 +1,57 @@
+"""nnlab's launcher passes Hydra's own launcher test suites, as Hydra's joblib launcher does.
+
+`LauncherTestSuite` sweeps Hydra's test app (`hydra.test_utils.a_module` with its `configs/`,
+both shipped with hydra-core) in this process; `IntegrationTestSuite` writes small Hydra apps
+into a temp dir and runs them as `python task.py -m ...`. Neither app is nnlab's: the launcher
+must behave as Hydra's launchers do for any app. Each suite runs with one worker (joblib then
+runs the jobs in the launching process) and with two (loky's worker processes).
+"""
+
+import pytest
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
+
+from hydra_plugins.nnlab_launcher.nnlab_launcher import NnlabLauncher
+
+# Hydra's test app declares no version_base: Hydra warns that its jobs change directory.
+pytestmark = pytest.mark.filterwarnings("ignore:Future Hydra versions will no longer change")
+
+
+@pytest.fixture(params=[1, 2], ids=lambda n: f"n_jobs={n}")
+def n_jobs(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
+@pytest.fixture
+def launcher_name() -> str:
+    return "nnlab"
+
+
+@pytest.fixture
+def overrides(n_jobs: int) -> list[str]:
+    # A new list for every test: the suite's sweep_2_jobs extends the list it is given.
+    return [f"hydra.launcher.n_jobs={n_jobs}"]
+
+
+@pytest.fixture
+def task_launcher_cfg() -> dict:
+    return {}
+
+
+@pytest.fixture
+def extra_flags(n_jobs: int) -> list[str]:
+    return ["-m", "hydra/launcher=nnlab", f"hydra.launcher.n_jobs={n_jobs}",
+            "hydra/hydra_logging=hydra_debug", "hydra/job_logging=disabled"]
+
+
+def test_hydra_discovers_the_launcher() -> None:
+    assert NnlabLauncher.__name__ in [x.__name__ for x in Plugins.instance().discover(Launcher)]
+
+
+class TestNnlabLauncher(LauncherTestSuite):
+    """Hydra's launcher suite on `hydra/launcher=nnlab`."""
+
+
+class TestNnlabLauncherIntegration(IntegrationTestSuite):
+    """Hydra's integration suite: its apps run with `hydra/launcher=nnlab`."""
