@@ -23,7 +23,7 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nnlab import contract, job, schema
 from nnlab.constraints import ConfigError
@@ -58,6 +58,55 @@ def parse(overrides: Sequence[str]) -> list[Override]:
 def override_key(override: Override) -> str:
     """The key an override sets: `seed` for `seed=3`, `hydra.job.env_set.X` for `++hydra...`."""
     return override.key_or_group
+
+
+# The keys in which the jobs of one arm differ: the seed, and the run name nnlab's sweeper gives
+# each job.
+PER_JOB_KEYS = ("seed", ENV_SET + contract.RUN_NAME_ENV)
+
+
+def arm_of(parsed: list[Override]) -> tuple[tuple[str, ...], list[Override]]:
+    """A job's arm, and the overrides that set its per-job values.
+
+    The jobs of one arm have the same overrides but for the values they give the PER_JOB_KEYS,
+    and a job's config is its arm's first config with its own values set
+    (`set_per_job_values`), where that is what Hydra's composition gives: the override sets a
+    plain value (not a dict or a list, which Hydra merges into the node; not a deletion) and
+    it is the job's only override of that node. Any other override stays in the arm's name.
+    """
+    keys = [override_key(o) for o in parsed]
+
+    def sets_a_value(i: int, override: Override) -> bool:
+        return (keys[i] in PER_JOB_KEYS and override.package is None
+                and not override.is_delete()
+                and not isinstance(override.value(), (dict, list))
+                and not any(_same_node(keys[i], key) for j, key in enumerate(keys) if j != i))
+
+    per_job = [sets_a_value(i, o) for i, o in enumerate(parsed)]
+    arm = tuple(o.get_key_element() if value else o.input_line
+                for o, value in zip(parsed, per_job, strict=True))
+    return arm, [o for o, value in zip(parsed, per_job, strict=True) if value]
+
+
+def _same_node(key: str, other: str) -> bool:
+    """Whether two keys name one node, or one names a node inside the other's."""
+    return key == other or key.startswith(other + ".") or other.startswith(key + ".")
+
+
+def names_a_group(first: DictConfig, per_job: list[Override]) -> bool:
+    """Whether a per-job key is a config group of the app (`seed=b` choosing seed/b.yaml): its
+    jobs choose an option, which only composing them applies."""
+    return any(override_key(o) in first.hydra.runtime.choices for o in per_job)
+
+
+def set_per_job_values(config: DictConfig, per_job: list[Override]) -> None:
+    """Set a job's per-job values (from `arm_of`) in a copy of its arm's first config, as
+    Hydra's composition sets them. The arm's first job had the same overrides: each key was
+    there to change, or free to add (`+key=`), and its node's type converts or rejects the
+    value as composing would. Raises OmegaConf's error for a value the node rejects."""
+    for override in per_job:
+        OmegaConf.update(config, override_key(override), override.value(), merge=True,
+                         force_add=override.is_add() or override.is_force_add())
 
 
 def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
