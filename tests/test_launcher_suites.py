@@ -7,10 +7,14 @@ must behave as Hydra's launchers do for any app. Each suite runs with one worker
 runs the jobs in the launching process) and with two (loky's worker processes).
 """
 
+import os
+import signal
+
 import pytest
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
+from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from hydra_plugins.nnlab_launcher.nnlab_launcher import NnlabLauncher
 
@@ -55,3 +59,21 @@ class TestNnlabLauncher(LauncherTestSuite):
 
 class TestNnlabLauncherIntegration(IntegrationTestSuite):
     """Hydra's integration suite: its apps run with `hydra/launcher=nnlab`."""
+
+
+@pytest.mark.usefixtures("hydra_restore_singletons")
+def test_a_dead_worker_stops_another_apps_sweep_as_in_hydras_joblib_launcher(hydra_sweep_runner,
+                                                                              tmp_path):
+    # nnlab's sweeps close the dead worker's runs in their store; another app has neither.
+    def task(cfg):
+        if cfg.a == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return cfg.a
+
+    sweep = hydra_sweep_runner(calling_file=None, calling_module="hydra.test_utils.a_module",
+                               task_function=task, config_path="configs", config_name="compose",
+                               overrides=["hydra/launcher=nnlab", "hydra.launcher.n_jobs=2",
+                                          "+a=0,1"],
+                               temp_dir=tmp_path)
+    with pytest.raises(TerminatedWorkerError), sweep:
+        pass

@@ -146,8 +146,9 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
     """Run the jobs in joblib's worker processes; their returns in the order of the jobs.
 
-    When a worker dies (killed, out of memory), loky stops the whole pool: the runs in flight
-    are marked FAILED "worker died" and the jobs not started yet go on in a new pool.
+    When a worker dies (killed, out of memory), loky stops the whole pool: in a sweep nnlab's
+    sweeper planned, the runs in flight are marked FAILED "worker died" and the jobs not started
+    yet go on in a new pool; in any other, joblib's error stops the sweep.
     """
     setup_globals()
     config = launcher.config
@@ -169,6 +170,10 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 returns[idx] = job
                 del pending[idx]
         except TerminatedWorkerError:
+            if sweep.sweep_id(list(pending.values())) is None:
+                # Not a sweep nnlab planned: no store tells the jobs in flight from those not
+                # started yet, and the sweep stops as with Hydra's joblib launcher.
+                raise
             lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
                                                   WORKER_DIED))
             if not lost and len(returns) == done_before:

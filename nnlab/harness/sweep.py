@@ -144,6 +144,16 @@ def job_env(overrides: Sequence[str]) -> dict[str, str]:
     return env
 
 
+def sweep_id(launched: list[list[str]]) -> str | None:
+    """The id of the nnlab sweep these jobs belong to; None for jobs that nnlab's sweeper did
+    not plan (another sweeper's, or another app's)."""
+    for overrides in launched:
+        env = job_env(overrides)
+        if contract.SWEEP_ID_ENV in env:
+            return env[contract.SWEEP_ID_ENV]
+    return None
+
+
 def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) -> list[str]:
     """Mark the runs of these jobs' sweep that are still RUNNING, after their processes were
     stopped; returns their names."""
