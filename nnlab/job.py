@@ -98,8 +98,16 @@ def check(config: RunConfig) -> None:
     validate(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config)
 
 
+def check_seed(seed: object, as_written: str | None = None) -> None:
+    """A seed is an int >= 0, what NumPy's SeedSequence takes (a bool is no seed); `as_written`
+    is the value as the command line wrote it, for the message."""
+    require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed",
+            seed if as_written is None else as_written, "an int >= 0")
+
+
 def _check_settings(config: RunConfig) -> None:
     """The checks that need no data: names and ranges of the top-level settings."""
+    check_seed(config.seed)
     require(config.experiment_name.strip() != "", "experiment_name", "''", "a non-empty name")
     check_choice("engine.name", config.engine.name, ENGINES)
     check_choice("engine.dtype", config.engine.dtype, DTYPES)

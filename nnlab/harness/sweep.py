@@ -167,15 +167,13 @@ def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) ->
                                     status, reason)
 
 
-def _seed(overrides: list[Override]) -> int | None:
-    for override in overrides:
-        if override_key(override) == "seed":
-            value = override.value()
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"seed={override.get_value_element_as_str()} is invalid; "
-                                  "allowed: an int >= 0")
-            return value
-    return None
+@dataclass
+class _FirstOfArm:
+    """The checked first job of an arm, and its config to set the arm's other seeds in."""
+
+    config: schema.RunConfig
+    task: DictConfig  # its composed config less `hydra`
+    resolved: dict  # `task` resolved, as it was composed
 
 
 def check_jobs(job_overrides: list[list[str]],
@@ -184,26 +182,47 @@ def check_jobs(job_overrides: list[list[str]],
 
     `compose` builds a job's config from its overrides (Hydra's sweep composition, what
     Hydra's `Sweeper.validate_batch_is_legal` does for every job). Composing takes a tenth of a
-    second or more and no check depends on the seed, so the first job of each arm (the jobs
-    alike but for their seed) is composed and checked, and the others are that config with
-    their seed: 2 compositions for 20 seeds x 2 arms.
+    second or more, so the first job of each arm (`arm_of`: the jobs alike but for their seed)
+    is composed and checked, and the others take its config with their seed set as Hydra's
+    composition sets it: 2 compositions for 20 seeds x 2 arms. Composing a later job would
+    differ from its arm's first only there, so each job is checked at least as Hydra checks
+    it: its seed is checked, and if its resolved config differs from its arm's first in more
+    than the seed (a value that interpolates the seed), the whole of it.
     """
-    checked: dict[tuple[str, ...], schema.RunConfig] = {}
+    first_of_arm: dict[tuple[str, ...], _FirstOfArm] = {}
     run_configs = []
     for overrides in job_overrides:
-        parsed = parse(overrides)
-        arm = tuple(o.input_line for o in parsed if override_key(o) != "seed")
-        seed = _seed(parsed)
-        if arm not in checked:
-            try:
-                config = schema.to_run_config(compose(list(overrides)))
-                job.check(config)
-            except ConfigError as error:
-                raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
-            checked[arm] = config
-        config = checked[arm]
-        run_configs.append(config if seed is None else dataclasses.replace(config, seed=seed))
+        try:
+            run_configs.append(_checked_job(overrides, compose, first_of_arm))
+        except ConfigError as error:
+            raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
     return run_configs
+
+
+def _checked_job(overrides: list[str], compose: Callable[[list[str]], DictConfig],
+                 first_of_arm: dict[tuple[str, ...], _FirstOfArm]) -> schema.RunConfig:
+    parsed = parse(overrides)
+    for override in parsed:
+        if override_key(override) == "seed":
+            job.check_seed(override.value(), override.get_value_element_as_str())
+    arm, per_job = arm_of(parsed)
+    first = first_of_arm.get(arm)
+    if first is None:
+        composed = compose(list(overrides))
+        config = schema.to_run_config(composed)
+        job.check(config)
+        if not names_a_group(composed, per_job):
+            task = schema.without_hydra(composed)
+            first_of_arm[arm] = _FirstOfArm(config, task,
+                                            OmegaConf.to_container(task, resolve=True))
+        return config
+    set_per_job_values(first.task, per_job)
+    resolved = OmegaConf.to_container(first.task, resolve=True)
+    if resolved | {"seed": first.config.seed} == first.resolved:
+        return dataclasses.replace(first.config, seed=resolved["seed"])
+    config = schema.to_run_config(first.task)
+    job.check(config)
+    return config
 
 
 def warn_if_store_is_local(launcher_target: str) -> None:
