@@ -7,6 +7,7 @@ must behave as Hydra's launchers do for any app. Each suite runs with one worker
 runs the jobs in the launching process) and with two (loky's worker processes).
 """
 
+import copy
 import os
 import signal
 
@@ -14,12 +15,25 @@ import pytest
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
+from hydra.version import VersionBase
 from joblib.externals.loky.process_executor import TerminatedWorkerError
+from packaging.version import Version
 
 from hydra_plugins.nnlab_launcher.nnlab_launcher import NnlabLauncher
 
 # Hydra's test app declares no version_base: Hydra warns that its jobs change directory.
 pytestmark = pytest.mark.filterwarnings("ignore:Future Hydra versions will no longer change")
+
+
+@pytest.fixture(autouse=True)
+def hydra_11_version_base():
+    """Hydra's test app declares no version_base, and expects Hydra 1.1's defaults (a job
+    changes into its folder): whatever version base an app imported before in this process
+    declared. Hydra keeps it process-wide, and `import nnlab.harness.app` sets 1.3."""
+    declared = copy.copy(VersionBase.instance())
+    VersionBase.instance().setbase(Version("1.1"))  # what an app that declares none gets
+    yield
+    VersionBase.set_instance(declared)
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"n_jobs={n}")
