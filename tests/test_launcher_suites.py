@@ -15,6 +15,7 @@ import pytest
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
+from hydra.test_utils.test_utils import integration_test
 from hydra.version import VersionBase
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 from packaging.version import Version
@@ -91,3 +92,12 @@ def test_a_dead_worker_stops_another_apps_sweep_as_in_hydras_joblib_launcher(hyd
                                temp_dir=tmp_path)
     with pytest.raises(TerminatedWorkerError), sweep:
         pass
+
+
+def test_another_apps_jobs_leave_the_garbage_collector_alone(tmp_path):
+    # One worker: joblib runs the jobs in the app's own process. nnlab's jobs freeze what their
+    # worker has loaded (MLflow and the rest) out of later collections; another app's must not.
+    integration_test(tmp_path, task_config={}, prolog="import gc",
+                     overrides=["-m", "hydra/launcher=nnlab", "hydra.launcher.n_jobs=1",
+                                "+a=0,1"],
+                     prints="str(gc.get_freeze_count())", expected_outputs="0")

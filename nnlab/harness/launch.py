@@ -103,7 +103,10 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
         return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     finally:
-        process.freeze_what_is_loaded()  # a worker that did not warm up has loaded it all now
+        if sweep.planned_by_nnlab(overrides):
+            # A worker that did not warm up has loaded it all now. Another app's process is
+            # left as Hydra's launchers leave it.
+            process.freeze_what_is_loaded()
 
 
 def warm_up() -> None:
@@ -170,7 +173,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 returns[idx] = job
                 del pending[idx]
         except TerminatedWorkerError:
-            if sweep.sweep_id(list(pending.values())) is None:
+            if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
                 # Not a sweep nnlab planned: no store tells the jobs in flight from those not
                 # started yet, and the sweep stops as with Hydra's joblib launcher.
                 raise

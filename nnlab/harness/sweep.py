@@ -134,6 +134,10 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _env_override(key: str, value: str) -> str:
+    return f"++{ENV_SET}{key}={value}"
+
+
 def job_env(overrides: Sequence[str]) -> dict[str, str]:
     """The NNLAB_* variables `apply_plan` gave a job, read back from its overrides."""
     env = {}
@@ -144,14 +148,11 @@ def job_env(overrides: Sequence[str]) -> dict[str, str]:
     return env
 
 
-def sweep_id(launched: list[list[str]]) -> str | None:
-    """The id of the nnlab sweep these jobs belong to; None for jobs that nnlab's sweeper did
-    not plan (another sweeper's, or another app's)."""
-    for overrides in launched:
-        env = job_env(overrides)
-        if contract.SWEEP_ID_ENV in env:
-            return env[contract.SWEEP_ID_ENV]
-    return None
+def planned_by_nnlab(overrides: Sequence[str]) -> bool:
+    """Whether nnlab's sweeper planned this job (`apply_plan` gave it its sweep id), rather than
+    another sweeper, maybe for another app. A test of the strings alone: cheap for every job."""
+    return any(override.startswith(_env_override(contract.SWEEP_ID_ENV, ""))
+               for override in overrides)
 
 
 def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) -> list[str]:
@@ -296,7 +297,7 @@ def apply_plan(plan: SweepPlan) -> list[list[str]]:
         env = shared | {contract.EXPERIMENT_ID_ENV: plan.experiment_ids[
                             planned.config.experiment_name],
                         contract.RUN_NAME_ENV: planned.run_name}
-        launched.append(planned.overrides + [f"++{ENV_SET}{key}={_quoted(value)}"
+        launched.append(planned.overrides + [_env_override(key, _quoted(value))
                                              for key, value in env.items()])
     return launched
 
