@@ -10,6 +10,8 @@ runs the jobs in the launching process) and with two (loky's worker processes).
 import copy
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from hydra.core.plugins import Plugins
@@ -101,3 +103,28 @@ def test_another_apps_jobs_leave_the_garbage_collector_alone(tmp_path):
                      overrides=["-m", "hydra/launcher=nnlab", "hydra.launcher.n_jobs=1",
                                 "+a=0,1"],
                      prints="str(gc.get_freeze_count())", expected_outputs="0")
+
+
+LOGGING_APP = """import hydra
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+    pass
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _launcher_log(tmp_path, launcher: str) -> list[str]:
+    """The lines Hydra's logger prints for a sweep of 2 jobs, less their timestamps."""
+    (tmp_path / "app.py").write_text(LOGGING_APP)
+    done = subprocess.run([sys.executable, "app.py", "-m", f"hydra/launcher={launcher}",
+                           "hydra.launcher.n_jobs=2", "+a=0,1", "hydra.sweep.dir=sweep"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
+    return [line.split("][HYDRA] ", 1)[1] for line in done.stdout.splitlines()
+            if "][HYDRA] " in line]
+
+
+def test_the_launcher_logs_its_jobs_as_hydras_joblib_launcher_does(tmp_path):
+    assert _launcher_log(tmp_path, "nnlab") == _launcher_log(tmp_path, "joblib")

@@ -17,6 +17,7 @@ and creating a store take seconds in each process): see `start_workers`.
 """
 
 import copy
+import logging
 import threading
 import uuid
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from typing import Any
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -35,6 +36,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnlab import contract, process
 from nnlab.harness import compat, sweep
+
+log = logging.getLogger(__name__)
 
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 # A worker's cache: the composed config of the first job of each arm, for one `launch` call.
@@ -156,13 +159,23 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    options = parallel_options(launcher.joblib)
+    # Hydra's joblib launcher's lines; unformatted where nobody sees them (nnlab's own
+    # hydra_logging shows warnings only).
+    if log.isEnabledFor(logging.INFO):
+        log.info("Joblib.Parallel(%s) is launching %d jobs",
+                 ",".join(f"{k}={v}" for k, v in options.items()), len(job_overrides))
+        log.info("Launching jobs, sweep output dir : %s", sweep_dir)
+        for idx, overrides in enumerate(job_overrides):
+            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
     singleton_state = Singleton.get_state()
     pending = {initial_job_idx + i: list(overrides) for i, overrides in enumerate(job_overrides)}
     launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
     while pending:
-        jobs = Parallel(**parallel_options(launcher.joblib), return_as="generator_unordered")(
+        jobs = Parallel(**options, return_as="generator_unordered")(
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
                                  launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))
