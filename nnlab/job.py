@@ -22,6 +22,7 @@ from nnlab.constraints import (
     NoneOr,
     Options,
     check_values,
+    invalid,
     require,
 )
 from nnlab.data import Dataset, load_dataset
@@ -121,6 +122,14 @@ def check_settings(config: RunConfig) -> None:
     """The checks that need no data: the run's own settings (the seed among them)."""
     check_values(RUN_CONSTRAINTS, vars(config))
     check_values(ENGINE_CONSTRAINTS, vars(config.engine), prefix="engine.")
+
+
+def check_seed(seed: object, as_written: str | None = None) -> None:
+    """A seed is what RUN_CONSTRAINTS says (an int >= 0, as NumPy's SeedSequence takes it);
+    `as_written` is the value as the command line wrote it, for the message."""
+    if not RUN_CONSTRAINTS["seed"].is_satisfied_by(seed):
+        raise invalid("seed", seed if as_written is None else as_written,
+                      str(RUN_CONSTRAINTS["seed"]))
 
 
 def build(config: RunConfig) -> RunInputs:

@@ -78,13 +78,18 @@ def _typed_defaults() -> DictConfig:
     return OmegaConf.structured(RunConfig)
 
 
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """A copy of a composed config less its `hydra` node: a sweep's job config carries it
+    before its job fields are set, and it does not resolve then."""
+    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+
+
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:
     """The resolved config as plain dataclasses (no Hydra node left in it)."""
     values: Any = cfg
     if isinstance(cfg, DictConfig):
         if "hydra" in cfg:
-            # A sweep's composed job config carries `hydra`, whose job fields are not set yet.
-            cfg = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k != "hydra"])
+            cfg = without_hydra(cfg)
         values = OmegaConf.to_container(cfg, resolve=True)
     config = OmegaConf.to_object(OmegaConf.merge(_typed_defaults(), values))
     assert isinstance(config, RunConfig)  # the merge's base is the RunConfig schema

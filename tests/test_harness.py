@@ -92,6 +92,7 @@ def test_metrics_are_the_same_with_one_worker_and_with_two(headline, tmp_path):
         (["batch_size=0"], "batch_size=0"),
         (["l2=-1"], "l2=-1"),
         (["dataset.n_train=50000"], "dataset.n_train=50000"),
+        (["seed=-1"], "seed=-1"),
         (["-m", "seed=0,1", "lr=1.0,-1"], "lr=-1"),
         (["-m", "seed=0,1", "activation=relu,swish"], "activation=swish"),
     ],
@@ -142,6 +143,40 @@ def test_a_diverged_run_prints_its_progress_line_and_no_numpy_warning(tmp_path):
     assert "RuntimeWarning" not in done.stderr
     [line] = done.stdout.splitlines()
     assert line.startswith("identity-s0 diverged at step "), line
+
+
+@pytest.mark.parametrize(
+    ("sweep_args", "needle"),
+    [
+        # A later job of an arm: its config is its arm's first, with its own seed.
+        (["seed=0,1,abc"], "seed=abc"),
+        (["seed=0,1.5"], "seed=1.5"),
+        (["seed=0,-1"], "seed=-1"),
+        # A value that interpolates the seed differs between the jobs of an arm too.
+        (["seed=1,0", "log_every=${seed}"], "log_every=0"),
+        # The first job of a later arm.
+        (["seed=0,1", "lr=0.1,-1"], "lr=-1"),
+    ],
+)
+def test_a_bad_value_in_a_later_job_stops_the_sweep_before_anything_runs(tmp_path, sweep_args,
+                                                                        needle):
+    done = run_nnlab(tmp_path, "-m", *sweep_args, *SHORT)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("nnlab: config error: ") and needle in lines[0]
+    assert " (job: seed=" in lines[0]  # the job it stopped at
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_value_that_interpolates_the_seed_is_planned_per_job(tmp_path):
+    done = run_nnlab(tmp_path, "-m", "seed=0,1", "experiment_name=e${seed}", *SHORT)
+    assert done.returncode == 0, done.stderr
+    client = store_client(tmp_path)
+    for seed in (0, 1):
+        experiment = client.get_experiment_by_name(f"e{seed}")
+        runs = client.search_runs([experiment.experiment_id])
+        assert [run.data.params["seed"] for run in runs] == [str(seed)]
 
 
 def test_a_diverging_run_is_failed_with_its_step_and_the_sweep_goes_on(tmp_path):

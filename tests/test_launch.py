@@ -10,17 +10,21 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 import nnlab
-from nnlab import contract, process
+from nnlab import contract
 from nnlab.harness import compat, launch
 from nnlab.harness.app import register_schema
+
+
+def _config_loader(conf_dir: Path):
+    """Hydra's config loader of the app in `conf_dir`; Hydra's global state left as it was."""
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        return GlobalHydra.instance().config_loader()
 
 
 @pytest.fixture(scope="module")
 def hydra_loader():
     register_schema()
-    with initialize_config_dir(config_dir=str(Path(nnlab.__file__).parent / "conf"),
-                               version_base="1.3"):
-        yield GlobalHydra.instance().config_loader()
+    return _config_loader(Path(nnlab.__file__).parent / "conf")
 
 
 def _job(seed: int, activation: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -38,6 +42,8 @@ def _resolved_task(config) -> str:
 @pytest.mark.parametrize(("hydra_overrides", "experiment"), [
     ([], ()),
     (["hydra.job.config.override_dirname.exclude_keys=[seed]"], ("+experiment=init_shift",)),
+    # An override whose value resolves in the job only: Hydra keeps it as written.
+    (["hydra.sweep.subdir=run_${hydra.job.num}"], ()),
 ])
 def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overrides,
                                                       experiment):
@@ -45,21 +51,22 @@ def test_derived_job_configs_equal_hydras_composition(hydra_loader, hydra_overri
                                              RunMode.MULTIRUN)
     jobs = [_job(seed, activation, (*experiment, "lr=0.5", "dataset.n_train=100"))
             for seed in (0, 1, 7) for activation in ("relu", "sigmoid")]
-    composed_before = len(process.cache(launch.FIRST_OF_ARM_CACHE))
+    first_of_arm = {}
     for overrides in jobs:
-        derived = launch.job_config(hydra_loader, master, overrides)
+        derived = launch.job_config(hydra_loader, master, overrides, first_of_arm)
         composed = hydra_loader.load_sweep_config(master, overrides)
         assert OmegaConf.to_container(derived) == OmegaConf.to_container(composed), overrides
         assert _resolved_task(derived) == _resolved_task(composed)
         assert OmegaConf.is_struct(derived) and OmegaConf.is_struct(composed)
     # One composition per arm; the other seeds' configs were derived.
-    assert len(process.cache(launch.FIRST_OF_ARM_CACHE)) - composed_before == 2
+    assert len(first_of_arm) == 2
 
 
 def test_a_job_that_differs_in_more_than_the_seed_is_composed(hydra_loader):
     master = hydra_loader.load_configuration("config", [], RunMode.MULTIRUN)
-    launch.job_config(hydra_loader, master, _job(0, "relu", ("lr=0.25",)))
-    other = launch.job_config(hydra_loader, master, _job(1, "relu", ("lr=0.75",)))
+    first_of_arm = {}
+    launch.job_config(hydra_loader, master, _job(0, "relu", ("lr=0.25",)), first_of_arm)
+    other = launch.job_config(hydra_loader, master, _job(1, "relu", ("lr=0.75",)), first_of_arm)
     assert other.lr == 0.75 and other.seed == 1
     assert other.hydra.overrides.task[:3] == ["seed=1", "activation=relu", "lr=0.75"]
 
@@ -75,3 +82,61 @@ def test_a_worker_keeps_its_plugins_and_takes_the_rest_of_the_launchers_state(hy
     # A class whose metaclass is Hydra's Singleton returns its one instance when called.
     for singleton_class, instance in state["instances"].items():
         assert singleton_class() is instance
+
+
+# Two small apps of other people's (config dir -> files), where setting the seed of an arm's
+# first job in a copy of its config would not give what Hydra composes.
+FOREIGN_APPS = {
+    # `seed` a config group: `seed=b` chooses an option, it does not set a value.
+    "groups": {"config.yaml": "defaults:\n  - seed: a\n  - _self_\n",
+               "seed/a.yaml": "value: 1\n", "seed/b.yaml": "value: 2\n"},
+    # `seed` a dict (Hydra merges a dict value into it), or no `seed` (each job adds it).
+    "values": {"dict.yaml": "seed:\n  c: 3\n  d: 4\n", "config.yaml": "x: 1\n"},
+}
+
+
+@pytest.fixture(scope="module")
+def foreign_loaders(tmp_path_factory):
+    loaders = {}
+    for app, files in FOREIGN_APPS.items():
+        conf = tmp_path_factory.mktemp(app)
+        for name, text in files.items():
+            (conf / name).parent.mkdir(exist_ok=True)
+            (conf / name).write_text(text)
+        loaders[app] = _config_loader(conf)
+    return loaders
+
+
+@pytest.mark.parametrize(("app", "config_name", "jobs"), [
+    ("groups", "config", [["seed=a"], ["seed=b"]]),
+    ("values", "dict", [["seed={c:1}"], ["seed={d:2}"]]),
+    ("values", "config", [["+seed=0", "x=2"], ["+seed=1", "x=2"]]),
+    ("values", "config", [["++seed=0"], ["++seed=1"]]),
+    ("values", "config", [["+seed=0", "seed=5"], ["+seed=1", "seed=6"]]),
+])
+def test_a_foreign_apps_job_configs_equal_hydras_composition(foreign_loaders, app, config_name,
+                                                              jobs):
+    loader = foreign_loaders[app]
+    master = loader.load_configuration(config_name, [], RunMode.MULTIRUN)
+    first_of_arm = {}
+    for overrides in jobs:
+        derived = launch.job_config(loader, master, overrides, first_of_arm)
+        composed = loader.load_sweep_config(master, overrides)
+        assert OmegaConf.to_container(derived) == OmegaConf.to_container(composed), overrides
+
+
+@pytest.mark.usefixtures("hydra_restore_singletons")
+def test_a_sweep_takes_no_config_from_an_earlier_sweep_of_another_app(hydra_sweep_runner,
+                                                                       tmp_path):
+    # One worker: joblib runs the jobs in this process, which ran the earlier sweep's jobs too.
+    # Same sweep folder, same command line: only the app's config differs.
+    for config_name, app_config in (("config", {"normal_yaml_config": True}),
+                                    ("some_config", {"some_config": True})):
+        with hydra_sweep_runner(calling_file=None, calling_module="hydra.test_utils.a_module",
+                                task_function=None, config_path="configs",
+                                config_name=config_name,
+                                overrides=["hydra/launcher=nnlab", "hydra.launcher.n_jobs=1",
+                                           "+seed=0,1"],
+                                temp_dir=tmp_path) as sweep:
+            assert [job.cfg for job in sweep.returns[0]] == [{**app_config, "seed": seed}
+                                                            for seed in (0, 1)]

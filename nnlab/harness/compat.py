@@ -1,8 +1,9 @@
 """Hydra's and OmegaConf's private API: every use of it in nnlab is in this module.
 
 Checked on hydra-core 1.3.2 to 1.3.8 and omegaconf 2.3 (the lock has hydra-core 1.3.8 and
-omegaconf 2.3.1; pyproject.toml allows hydra-core 1.3.x only). A Hydra upgrade is checked here
-and by tests/test_launch.py, which compares the launcher's job configs with Hydra's own.
+omegaconf 2.3.1; pyproject.toml allows hydra-core 1.3.x only). A Hydra upgrade is checked here,
+by tests/test_launch.py, which compares the launcher's job configs with Hydra's own, and by
+tests/test_launcher_suites.py, Hydra's own launcher test suites.
 """
 
 import copy

@@ -3,83 +3,101 @@
 The tutorials' runs take 0.05-1 s, so what the stock launcher does around each job costs as much
 as the job: every job composes its config from the YAML tree again (~0.2 s here), although the
 jobs of a seed sweep differ only in `seed` and their run name. Here each worker composes the
-first job of each arm and derives the other seeds' configs from it: a copy with the seed, the
-run name and the override lists Hydra records (`hydra.overrides`, `hydra.job.override_dirname`)
-set as Hydra itself would set them; `tests/test_launch.py` checks the result equals Hydra's own
-composition. Jobs then go through Hydra's `run_job` as with the stock launcher. Hydra's
-`Singleton.set_state`, which the stock launcher calls per job, also discovers the installed
-plugins again (~25 ms); a worker keeps the plugins it found for its first job.
+first job of each arm (of one `launch` call) and derives the other seeds' configs from it: a
+copy with the seed, the run name and the override lists Hydra records (`hydra.overrides`,
+`hydra.job.override_dirname`) set as Hydra itself would set them, wherever that gives what
+composing gives (`sweep.arm_of`); `tests/test_launch.py` checks the result equals Hydra's own
+composition, for nnlab's app and for others. Jobs then go through Hydra's `run_job` as with
+the stock launcher. Hydra's `Singleton.set_state`, which the stock launcher calls per job, also
+discovers the installed plugins again (~25 ms); a worker keeps the plugins it found for its
+first job.
 
 The workers also start while the launching process prepares the MLflow store (importing MLflow
 and creating a store take seconds in each process): see `start_workers`.
 """
 
 import copy
+import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.types import Override
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 from nnlab import contract, process
 from nnlab.harness import compat, sweep
 
+log = logging.getLogger(__name__)
+
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
-# The per-job keys: the jobs of one arm differ only in these.
-PER_JOB_KEYS = ("seed", sweep.ENV_SET + contract.RUN_NAME_ENV)
-# A worker's cache: the composed config of the first job of each arm, by the arm's overrides.
+# A worker's cache: the composed config of the first job of each arm, for one `launch` call.
 FIRST_OF_ARM_CACHE = "first job config of each arm"
 
 
-def _is_per_job(override: Override) -> bool:
-    return sweep.override_key(override) in PER_JOB_KEYS
+def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str],
+               first_of_arm: dict[tuple[str, ...], DictConfig | None]) -> DictConfig:
+    """What `loader.load_sweep_config(master, overrides)` returns, composing once per arm.
 
-
-def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str]) -> DictConfig:
-    """What `loader.load_sweep_config(master, overrides)` returns, composing once per arm."""
+    `first_of_arm` keeps the first config of each arm (None: an arm whose jobs are each
+    composed) for the jobs of one master config.
+    """
     parsed = sweep.parse(overrides)
-    # The sweep (its command line and folder) and the arm: a worker may serve several sweeps.
-    arm = (str(master.hydra.sweep.dir), *master.hydra.overrides.hydra,
-           *master.hydra.overrides.task, "|", *(o.input_line for o in parsed
-                                               if not _is_per_job(o)))
-    first_of_arm = process.cache(FIRST_OF_ARM_CACHE)
-    first = first_of_arm.get(arm)
-    if first is None:
+    arm, per_job = sweep.arm_of(parsed)
+    if arm not in first_of_arm:
         config = loader.load_sweep_config(master, list(overrides))
-        first_of_arm[arm] = copy.deepcopy(config)
+        first_of_arm[arm] = (None if sweep.names_a_group(config, per_job)
+                             else copy.deepcopy(config))
         return config
+    first = first_of_arm[arm]
+    if first is None:
+        return loader.load_sweep_config(master, list(overrides))
 
     config = copy.deepcopy(first)
+    try:
+        sweep.set_per_job_values(config, per_job)
+    except OmegaConfBaseException:
+        # A value its node rejects: composing raises Hydra's own error for it.
+        return loader.load_sweep_config(master, list(overrides))
     task = [o for o in parsed if not o.is_hydra_override()]
-    with read_write(config), open_dict(config):
-        for override in parsed:
-            if _is_per_job(override):
-                OmegaConf.update(config, override.key_or_group, override.value(), merge=False)
+    with read_write(config.hydra), open_dict(config.hydra):
         hydra = config.hydra
         hydra.overrides.task = [o.input_line for o in task]
-        hydra.overrides.hydra = list(master.hydra.overrides.hydra) + [
+        # The command line as Hydra keeps it: an override's value may hold an interpolation
+        # that resolves in the job only (`hydra.sweep.subdir=run_${hydra.job.num}`).
+        hydra.overrides.hydra = OmegaConf.to_container(master.hydra.overrides.hydra) + [
             o.input_line for o in parsed if o.is_hydra_override()]
         hydra.job.override_dirname = compat.override_dirname(
             task, hydra.job.config.override_dirname)
     return config
 
 
+def _first_of_arm(launch_id: str) -> dict[tuple[str, ...], DictConfig | None]:
+    """This process's first configs for the jobs of one `launch` call. An earlier call's are
+    dropped: they may be another sweep's, another app's, or composed from files since edited."""
+    cache = process.cache(FIRST_OF_ARM_CACHE)
+    if launch_id not in cache:
+        cache.clear()
+        cache[launch_id] = {}
+    return cache[launch_id]
+
+
 def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
                 config: DictConfig, task_function: TaskFunction,
-                singleton_state: dict[Any, Any]) -> JobReturn:
+                singleton_state: dict[Any, Any], launch_id: str) -> JobReturn:
     """One job in a worker: the stock joblib launcher's steps, with `job_config`."""
     setup_globals()
     compat.restore_singletons(singleton_state)
-    job = job_config(hydra_context.config_loader, config, overrides)
+    job = job_config(hydra_context.config_loader, config, overrides, _first_of_arm(launch_id))
     with open_dict(job):
         job.hydra.job.id = f"{job.hydra.job.name}_{idx}"
         job.hydra.job.num = idx
@@ -88,7 +106,10 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
         return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     finally:
-        process.freeze_what_is_loaded()  # a worker that did not warm up has loaded it all now
+        if sweep.planned_by_nnlab(overrides):
+            # A worker that did not warm up has loaded it all now. Another app's process is
+            # left as Hydra's launchers leave it.
+            process.freeze_what_is_loaded()
 
 
 def warm_up() -> None:
@@ -131,20 +152,32 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
     """Run the jobs in joblib's worker processes; their returns in the order of the jobs.
 
-    When a worker dies (killed, out of memory), loky stops the whole pool: the runs in flight
-    are marked FAILED "worker died" and the jobs not started yet go on in a new pool.
+    When a worker dies (killed, out of memory), loky stops the whole pool: in a sweep nnlab's
+    sweeper planned, the runs in flight are marked FAILED "worker died" and the jobs not started
+    yet go on in a new pool; in any other, joblib's error stops the sweep.
     """
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    options = parallel_options(launcher.joblib)
+    # Hydra's joblib launcher's lines; unformatted where nobody sees them (nnlab's own
+    # hydra_logging shows warnings only).
+    if log.isEnabledFor(logging.INFO):
+        log.info("Joblib.Parallel(%s) is launching %d jobs",
+                 ",".join(f"{k}={v}" for k, v in options.items()), len(job_overrides))
+        log.info("Launching jobs, sweep output dir : %s", sweep_dir)
+        for idx, overrides in enumerate(job_overrides):
+            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
     singleton_state = Singleton.get_state()
     pending = {initial_job_idx + i: list(overrides) for i, overrides in enumerate(job_overrides)}
+    launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
     while pending:
-        jobs = Parallel(**parallel_options(launcher.joblib), return_as="generator_unordered")(
+        jobs = Parallel(**options, return_as="generator_unordered")(
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
-                                 launcher.task_function, singleton_state)
+                                 launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))
         done_before = len(returns)
         try:
@@ -153,6 +186,10 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 returns[idx] = job
                 del pending[idx]
         except TerminatedWorkerError:
+            if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
+                # Not a sweep nnlab planned: no store tells the jobs in flight from those not
+                # started yet, and the sweep stops as with Hydra's joblib launcher.
+                raise
             lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
                                                   WORKER_DIED))
             if not lost and len(returns) == done_before:

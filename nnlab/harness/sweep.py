@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError
 
 from nnlab import contract, job, schema
-from nnlab.constraints import ConfigError, check_value, invalid
+from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
 
 if TYPE_CHECKING:  # MLflow takes seconds to import: the store is imported where it is used
@@ -69,6 +69,55 @@ def override_key(override: Override) -> str:
     return override.key_or_group
 
 
+# The keys in which the jobs of one arm differ: the seed, and the run name nnlab's sweeper gives
+# each job.
+PER_JOB_KEYS = ("seed", ENV_SET + contract.RUN_NAME_ENV)
+
+
+def arm_of(parsed: list[Override]) -> tuple[tuple[str, ...], list[Override]]:
+    """A job's arm, and the overrides that set its per-job values.
+
+    The jobs of one arm have the same overrides but for the values they give the PER_JOB_KEYS,
+    and a job's config is its arm's first config with its own values set
+    (`set_per_job_values`), where that is what Hydra's composition gives: the override sets a
+    plain value (not a dict or a list, which Hydra merges into the node; not a deletion) and
+    it is the job's only override of that node. Any other override stays in the arm's name.
+    """
+    keys = [override_key(o) for o in parsed]
+
+    def sets_a_value(i: int, override: Override) -> bool:
+        return (keys[i] in PER_JOB_KEYS and override.package is None
+                and not override.is_delete()
+                and not isinstance(override.value(), (dict, list))
+                and not any(_same_node(keys[i], key) for j, key in enumerate(keys) if j != i))
+
+    per_job = [sets_a_value(i, o) for i, o in enumerate(parsed)]
+    arm = tuple(o.get_key_element() if value else o.input_line
+                for o, value in zip(parsed, per_job, strict=True))
+    return arm, [o for o, value in zip(parsed, per_job, strict=True) if value]
+
+
+def _same_node(key: str, other: str) -> bool:
+    """Whether two keys name one node, or one names a node inside the other's."""
+    return key == other or key.startswith(other + ".") or other.startswith(key + ".")
+
+
+def names_a_group(first: DictConfig, per_job: list[Override]) -> bool:
+    """Whether a per-job key is a config group of the app (`seed=b` choosing seed/b.yaml): its
+    jobs choose an option, which only composing them applies."""
+    return any(override_key(o) in first.hydra.runtime.choices for o in per_job)
+
+
+def set_per_job_values(config: DictConfig, per_job: list[Override]) -> None:
+    """Set a job's per-job values (from `arm_of`) in a copy of its arm's first config, as
+    Hydra's composition sets them. The arm's first job had the same overrides: each key was
+    there to change, or free to add (`+key=`), and its node's type converts or rejects the
+    value as composing would. Raises OmegaConf's error for a value the node rejects."""
+    for override in per_job:
+        OmegaConf.update(config, override_key(override), override.value(), merge=True,
+                         force_add=override.is_add() or override.is_force_add())
+
+
 def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
     """Readable names from the values that vary across the sweep: `relu-s3`, `lr0.1-relu-s3`."""
     chosen = [{override_key(o): o.get_value_element_as_str() for o in parse(overrides)}
@@ -94,6 +143,10 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _env_override(key: str, value: str) -> str:
+    return f"++{ENV_SET}{key}={value}"
+
+
 def job_env(overrides: Sequence[str]) -> dict[str, str]:
     """The NNLAB_* variables `apply_plan` gave a job, read back from its overrides."""
     env = {}
@@ -102,6 +155,13 @@ def job_env(overrides: Sequence[str]) -> dict[str, str]:
         if key.startswith(ENV_SET) and key.removeprefix(ENV_SET) in contract.JOB_ENV:
             env[key.removeprefix(ENV_SET)] = str(override.value())
     return env
+
+
+def planned_by_nnlab(overrides: Sequence[str]) -> bool:
+    """Whether nnlab's sweeper planned this job (`apply_plan` gave it its sweep id), rather than
+    another sweeper, maybe for another app. A test of the strings alone: cheap for every job."""
+    return any(override.startswith(_env_override(contract.SWEEP_ID_ENV, ""))
+               for override in overrides)
 
 
 def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) -> list[str]:
@@ -117,13 +177,13 @@ def close_jobs_in_flight(launched: list[list[str]], status: str, reason: str) ->
                                     status, reason)
 
 
-def _seed(overrides: list[Override]) -> object:
-    """The seed a job's overrides set, or None: the last one, as Hydra composes `seed=0 seed=5`
-    to seed 5."""
-    for override in reversed(overrides):
-        if override_key(override) == "seed":
-            return override.value()
-    return None
+@dataclass
+class _FirstOfArm:
+    """The checked first job of an arm, and its config to set the arm's other seeds in."""
+
+    config: schema.RunConfig
+    task: DictConfig  # its composed config less `hydra`
+    resolved: dict  # `task` resolved, as it was composed
 
 
 def typed_config(cfg: DictConfig) -> schema.RunConfig:
@@ -143,30 +203,47 @@ def check_jobs(job_overrides: list[list[str]],
 
     `compose` builds a job's config from its overrides (Hydra's sweep composition, what
     Hydra's `Sweeper.validate_batch_is_legal` does for every job). Composing takes a tenth of a
-    second or more and no check but the seed's own depends on the seed, so the first job of
-    each arm (the jobs alike but for their seed) is composed and checked, and the others are
-    that config with their seed: 2 compositions for 20 seeds x 2 arms.
+    second or more, so the first job of each arm (`arm_of`: the jobs alike but for their seed)
+    is composed and checked, and the others take its config with their seed set as Hydra's
+    composition sets it: 2 compositions for 20 seeds x 2 arms. Composing a later job would
+    differ from its arm's first only there, so each job is checked at least as Hydra checks
+    it: its seed is checked, and if its resolved config differs from its arm's first in more
+    than the seed (a value that interpolates the seed), the whole of it.
     """
-    checked: dict[tuple[str, ...], schema.RunConfig] = {}
+    first_of_arm: dict[tuple[str, ...], _FirstOfArm] = {}
     run_configs = []
     for overrides in job_overrides:
-        parsed = parse(overrides)
-        arm = tuple(o.input_line for o in parsed if override_key(o) != "seed")
-        seed = _seed(parsed)
         try:
-            if seed is not None:
-                # Every job's: the jobs of an arm but the first are not composed, and differ
-                # from it by their seed alone.
-                check_value("seed", seed, job.RUN_CONSTRAINTS["seed"])
-            if arm not in checked:
-                config = typed_config(compose(list(overrides)))
-                job.check(config)
-                checked[arm] = config
+            run_configs.append(_checked_job(overrides, compose, first_of_arm))
         except ConfigError as error:
             raise ConfigError(f"{error} (job: {' '.join(overrides)})") from error
-        config = checked[arm]
-        run_configs.append(config if seed is None else dataclasses.replace(config, seed=seed))
     return run_configs
+
+
+def _checked_job(overrides: list[str], compose: Callable[[list[str]], DictConfig],
+                 first_of_arm: dict[tuple[str, ...], _FirstOfArm]) -> schema.RunConfig:
+    parsed = parse(overrides)
+    for override in parsed:
+        if override_key(override) == "seed":
+            job.check_seed(override.value(), override.get_value_element_as_str())
+    arm, per_job = arm_of(parsed)
+    first = first_of_arm.get(arm)
+    if first is None:
+        composed = compose(list(overrides))
+        config = typed_config(composed)
+        job.check(config)
+        if not names_a_group(composed, per_job):
+            task = schema.without_hydra(composed)
+            first_of_arm[arm] = _FirstOfArm(config, task,
+                                            OmegaConf.to_container(task, resolve=True))
+        return config
+    set_per_job_values(first.task, per_job)
+    resolved = OmegaConf.to_container(first.task, resolve=True)
+    if resolved | {"seed": first.config.seed} == first.resolved:
+        return dataclasses.replace(first.config, seed=resolved["seed"])
+    config = typed_config(first.task)
+    job.check(config)
+    return config
 
 
 def warn_if_store_is_local(launcher_target: str) -> None:
@@ -240,7 +317,7 @@ def apply_plan(plan: SweepPlan) -> list[list[str]]:
         env = shared | {contract.EXPERIMENT_ID_ENV: plan.experiment_ids[
                             planned.config.experiment_name],
                         contract.RUN_NAME_ENV: planned.run_name}
-        launched.append(planned.overrides + [f"++{ENV_SET}{key}={_quoted(value)}"
+        launched.append(planned.overrides + [_env_override(key, _quoted(value))
                                              for key, value in env.items()])
     return launched
 
