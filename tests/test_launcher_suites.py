@@ -24,8 +24,10 @@ from packaging.version import Version
 
 from hydra_plugins.nnlab_launcher.nnlab_launcher import NnlabLauncher
 
-# Hydra's test app declares no version_base: Hydra warns that its jobs change directory.
-pytestmark = pytest.mark.filterwarnings("ignore:Future Hydra versions will no longer change")
+# Real processes (workers, Hydra apps as scripts): `make test-fast` leaves these out. Hydra's
+# test app declares no version_base: Hydra warns that its jobs change directory.
+pytestmark = [pytest.mark.process,
+              pytest.mark.filterwarnings("ignore:Future Hydra versions will no longer change")]
 
 
 @pytest.fixture(autouse=True)
