@@ -14,6 +14,7 @@ import yaml
 DEFAULT_METRICS = ("test_loss",)
 # The metrics that mean the same whatever cost a run trained with (DESIGN §3).
 YARDSTICKS = ("test_mse", "test_mae", "test_accuracy", "train_accuracy", "test_logloss")
+DEFAULT_SUCCESS_LABEL = "success"
 DEFAULT_PLOTS = ("distributions", "training_curves", "paired_differences")
 KEYS = ("question", "short_question", "answer", "arm", "facet", "baseline", "metrics",
         "success", "plots", "discussion")
@@ -39,8 +40,12 @@ class Success:
     below: bool  # success when metric < threshold; else when metric > threshold
     label: str
 
+    def criterion(self) -> str:
+        return f"{self.metric} {'<' if self.below else '>'} {self.threshold:g}"
+
     def describe(self) -> str:
-        return f"{self.label}: {self.metric} {'<' if self.below else '>'} {self.threshold:g}"
+        return self.criterion() if self.label == DEFAULT_SUCCESS_LABEL else (
+            f"{self.label}: {self.criterion()}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def parse_success(text: str) -> Success:
         metric, found, threshold = text.partition(sign)
         if found and metric.strip() and threshold.strip():
             try:
-                return Success(metric.strip(), float(threshold), below, "success")
+                return Success(metric.strip(), float(threshold), below, DEFAULT_SUCCESS_LABEL)
             except ValueError:
                 break
     raise ReportError(f"--success {text!r} is not METRIC<X or METRIC>X (e.g. 'test_loss<0.01')")
@@ -153,7 +158,7 @@ def _success(block: Any) -> Success:
         threshold = float(threshold)
     except (TypeError, ValueError):
         raise ReportError(f"analysis.success: threshold {threshold!r} is not a number") from None
-    label = str(block.get("label", "success"))
+    label = str(block.get("label", DEFAULT_SUCCESS_LABEL))
     return Success(str(block["metric"]), threshold, below, label)
 
 

@@ -7,6 +7,7 @@ An analysis block's `answer` and `discussion` never type a measured number; they
     {rate @ relu}                                    an arm's success rate
     {median(test_mse) @ l1=0, l2=0 | n_train=16}     with a facet: within one facet value
     {param(lr)}                                      a setting every run shares
+    {margin(test_accuracy)}                          a compared metric's declared margin
 
 The arm is its label as the report writes it (the setup table's arms). Regenerating a report
 on new runs refills every number; a placeholder that names a value the report does not compute
@@ -32,7 +33,7 @@ from nnlab.report.verdict import fmt, fmt_p, fmt_points, fmt_rate, interval
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _CALL = re.compile(r"^([a-z_0-9]+)(?:\((.*)\))?$")
-_CONDITION = re.compile(r"^([\w.\-]+)\s*(<=|>=|==|!=|<|>)\s*(-?[\d.e+\-]+)$")
+_CONDITION = re.compile(r"^([\w.]+)\s*(<=|>=|==|!=|<|>)\s*(-?[\d.e+\-]+)$")
 _COMPARE = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
             "==": operator.eq, "!=": operator.ne}
 
@@ -127,7 +128,8 @@ RATE_STATS: dict[str, Callable[[pd.Series], str]] = {
 }
 # Per arm and condition (`count(dead_units_frac>0)`), or a seed's value.
 OTHER_STATS = ("count", "runs", "value", "median_change")
-STATS = (*ARM_STATS, *PAIRED_STATS, *SUCCESS_STATS, *RATE_STATS, *OTHER_STATS, "param")
+STATS = (*ARM_STATS, *PAIRED_STATS, *SUCCESS_STATS, *RATE_STATS, *OTHER_STATS, "param",
+         "margin")
 
 
 def _bounds(result: stats.Interval) -> tuple[float, float]:
@@ -180,9 +182,13 @@ class Values:
 
     def _column(self, frame: pd.DataFrame, expression: str | None) -> np.ndarray:
         """A metric's finite values, or the per-run difference of two (`train_accuracy-test_
-        accuracy`)."""
+        accuracy`), of the runs that meet a condition if one is given (`test_loss where
+        test_loss>0.01`)."""
         if not expression:
             raise Missing("name the metric, e.g. median(test_loss)")
+        expression, _, condition = (part.strip() for part in expression.partition(" where "))
+        if condition:
+            frame = frame[self._meets(frame, condition)]
         names = [name.strip() for name in expression.split("-")]
         for name in names:
             if name not in frame:
@@ -205,6 +211,11 @@ class Values:
         """The placeholder's value as the report writes it."""
         if ref.stat == "param":
             return self._param(ref)
+        if ref.stat == "margin":
+            margins = {metric.name: metric.margin for metric in self.design.metrics}
+            if margins.get(ref.argument) is None:
+                raise Missing(f"{ref.argument} is not a compared metric with a margin")
+            return f"{margins[ref.argument]:g}"
         comparison = self._comparison(ref)
         if ref.stat in PAIRED_STATS:
             row = self._paired_row(comparison.paired, ref.argument, self._arm(ref, False))
@@ -243,17 +254,22 @@ class Values:
             rates = comparison.rates
             return RATE_STATS[ref.stat](rates[rates[ARM] == self._arm(ref, False)].iloc[0])
         row = comparison.success.set_index(ARM).loc[self._arm(ref)]
-        return {"successes": lambda: str(row["successes"]), "trials": lambda: str(row["n"]),
+        return {"successes": lambda: _count(row["successes"]), "trials": lambda: _count(row["n"]),
                 "rate": lambda: fmt_rate(row["rate"]),
                 "rate_ci": lambda: f"[{fmt_rate(row['ci_low'])}, {fmt_rate(row['ci_high'])}]",
                 }[ref.stat]()
 
-    def _count(self, finished: pd.DataFrame, condition: str | None) -> str:
-        match = _CONDITION.match(condition or "")
+    def _meets(self, frame: pd.DataFrame, condition: str) -> np.ndarray:
+        """Per run: whether it meets `METRIC<X` (or >, <=, >=, ==, !=); NaN never does."""
+        match = _CONDITION.match(condition)
         if not match:
-            raise Missing(f"count({condition}) is not count(METRIC<X) (or >, <=, >=, ==, !=)")
-        values = self._column(finished, match[1])
-        return str(int(_COMPARE[match[2]](values, float(match[3])).sum()))
+            raise Missing(f"{condition!r} is not a condition METRIC<X (or >, <=, >=, ==, !=)")
+        if match[1] not in frame:
+            raise Missing(f"the runs have no metric or param {match[1]!r}")
+        return _COMPARE[match[2]](frame[match[1]].astype(float).to_numpy(), float(match[3]))
+
+    def _count(self, finished: pd.DataFrame, condition: str | None) -> str:
+        return str(int(self._meets(finished, condition or "").sum()))
 
     def _value(self, finished: pd.DataFrame, argument: str | None) -> str:
         metric, _, seed = (argument or "").partition(",")

@@ -12,6 +12,7 @@ failures comes after, never first.
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -239,7 +240,7 @@ _DETAILS = (_Detail(_ALL, False, _ALL), _Detail(_ALL, True, _ALL),
 def _arm_name(arm: str, design: Design, detail: _Detail) -> str:
     """An arm in a list: compact if asked, in parentheses if it has commas of its own."""
     name = design.compact.get(arm, arm) if detail.compact else arm
-    return f"({name})" if ", " in name else name
+    return f"({name})" if ", " in re.sub(r"\[[^\]]*\]", "", name) else name
 
 
 def _group_words(form: str, rows: pd.DataFrame, rates: bool, detail: _Detail) -> str:
@@ -304,8 +305,7 @@ def _key_part(comparison: Comparison, design: Design, detail: _Detail) -> str:
 def _key_head(design: Design, detail: _Detail) -> str:
     if design.success is not None:
         success = design.success
-        criterion = (f" ({success.metric} {'<' if success.below else '>'} "
-                     f"{success.threshold:g})" if detail.numbers == _ALL else "")
+        criterion = f" ({success.criterion()})" if detail.numbers == _ALL else ""
         return f"{success.label}{criterion}, against {design.baseline}"
     return f"{design.primary.name} against {design.baseline}"
 
