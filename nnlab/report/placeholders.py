@@ -55,7 +55,8 @@ class Ref:
 def _number(value: float) -> str:
     if value is None or not math.isfinite(value):
         raise Missing("it is not a number here (no run has a value)")
-    return fmt(value)
+    # A count of steps reads as one: 40000, not 4e+04.
+    return str(int(value)) if float(value).is_integer() and abs(value) >= 1000 else fmt(value)
 
 
 def _count(value: float) -> str:
@@ -260,7 +261,11 @@ class Values:
                 }[ref.stat]()
 
     def _meets(self, frame: pd.DataFrame, condition: str) -> np.ndarray:
-        """Per run: whether it meets `METRIC<X` (or >, <=, >=, ==, !=); NaN never does."""
+        """Per run: whether it meets `METRIC<X` (or >, <=, >=, ==, !=), or each of several
+        joined by ` and `; NaN never does."""
+        if " and " in condition:
+            parts = [self._meets(frame, part.strip()) for part in condition.split(" and ")]
+            return np.logical_and.reduce(parts)
         match = _CONDITION.match(condition)
         if not match:
             raise Missing(f"{condition!r} is not a condition METRIC<X (or >, <=, >=, ==, !=)")
