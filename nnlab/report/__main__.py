@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{written.path}: experiment '{selection.experiment}', sweep "
           f"{', '.join(selection.sweep_ids)}")
     if written.index is None:
-        print(f"ad-hoc report (no experiments/{written.path.stem}.yaml asks this question): not "
-              f"in the index {DEFAULT_OUT / 'README.md'}"
+        print(f"ad-hoc report (not a question of experiments/ as its file asks it): not in the "
+              f"index {DEFAULT_OUT / 'README.md'}"
               + (f"; {ADHOC_OUT}/ is git-ignored" if args.out is None else ""))
     if written.answer:
         print(f"Answer: {written.answer}")
