@@ -275,8 +275,8 @@ def render(report: Report) -> str:
     figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path
                           else f"*{caption}*" for path, caption in report.figures)
     verdicts = [part for comparison in report.comparisons
-                for part in [*_subsection(comparison),
-                             verdict(comparison, report.design).paragraph]]
+                for part in [*_subsection(comparison), "\n".join(
+                    f"- {sentence}" for sentence in verdict(comparison, report.design).sentences)]]
     sections = [
         f"# {report.name}",
         QUESTION + _question(report),

@@ -30,7 +30,11 @@ POWER_TEXT = f"{stats.POWER:.0%} power"
 @dataclass(frozen=True)
 class Verdict:
     lead: str  # the success rates (if any) and the primary metric
-    paragraph: str  # the lead, the other metrics, what was not counted
+    sentences: tuple[str, ...]  # the lead's, the other metrics', what was not counted
+
+    @property
+    def paragraph(self) -> str:
+        return " ".join(self.sentences)
 
 
 def fmt(value: float, sign: bool = False) -> str:
@@ -210,7 +214,7 @@ def verdict(comparison: Comparison, design: Design) -> Verdict:
         others = []
     for metric in design.metrics[1:] if len(design.arms) > 1 else ():
         others += _metric_sentences(comparison, metric, design.baseline)
-    return Verdict(" ".join(lead), " ".join(lead + others + _not_counted(comparison.outcomes)))
+    return Verdict(" ".join(lead), tuple(lead + others + _not_counted(comparison.outcomes)))
 
 
 # The key result: the lead comparisons grouped by how they end, as short as it must be.
@@ -254,12 +258,13 @@ def _group_words(form: str, rows: pd.DataFrame, rates: bool, detail: _Detail) ->
     return str(form)
 
 
-def _arm_number(row: pd.Series, rates: bool, detail: _Detail) -> str:
+def _arm_number(row: pd.Series, design: Design, rates: bool, detail: _Detail) -> str:
     """The decisive number of an arm's lead comparison."""
     if row["form"] not in detail.numbers:
         return ""
     if rates:
-        return (f" (McNemar exact p={fmt_p(row['p_holm'])})"
+        holm = "" if len(design.arms) == 2 else ", Holm"
+        return (f" (McNemar exact{holm} p={fmt_p(row['p_holm'])})"
                 if row["form"] in (Form.BETTER, Form.WORSE) else "")
     if row["form"] in (Form.BETTER, Form.WORSE):
         return f" ({fmt(row['mean_difference'], sign=True)})"
@@ -275,8 +280,9 @@ def _groups(rows: pd.DataFrame, design: Design, rates: bool, detail: _Detail) ->
         if members.empty:
             continue
         if form in detail.named:
-            arms = ", ".join(f"{_arm_name(row[ARM], design, detail)}"
-                             f"{_arm_number(row, rates, detail)}" for _, row in members.iterrows())
+            arms = ", ".join(_arm_name(row[ARM], design, detail)
+                             + _arm_number(row, design, rates, detail)
+                             for _, row in members.iterrows())
         else:
             arms = f"{len(members)} arm{'s' if len(members) > 1 else ''}"
         groups.append(f"{_group_words(form, members, rates, detail)}: {arms}")
