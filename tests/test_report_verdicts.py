@@ -412,3 +412,14 @@ def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(na
     row = markdown.index_row(name, analysis.short_question, " ".join(answer.split()), key)
     assert len(row) < markdown.INDEX_ROW_LENGTH and "…" not in row, (len(row), row)
     assert "{" not in answer + discussion
+
+
+def test_the_readmes_examples_of_each_verdict_form_are_quoted_from_the_committed_reports():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    section = readme[readme.index("**Verdicts.**"):readme.index("**Numbers in prose.**")]
+    examples = re.findall(r'"([^"]+)" \((\w+)\)', section)
+    assert len(examples) == 5
+    for quote, name in examples:
+        report = " ".join((ROOT / "reports" / f"{name}.md").read_text().split())
+        for piece in quote.split("..."):
+            assert piece.strip(" (") in report, (name, piece)

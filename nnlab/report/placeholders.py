@@ -50,6 +50,7 @@ class Ref:
     argument: str | None
     arm: str | None
     facet_value: str | None
+    facet_key: str | None = None  # as written: dataset.n_train, n_train, or none (the value)
 
 
 def _number(value: float) -> str:
@@ -73,6 +74,18 @@ def _span(low: float, high: float, sign: bool = False) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise Missing("it has no interval here (fewer than two values)")
     return interval(low, high, sign)
+
+
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        raise Missing("there is no test here (fewer than two pairs)")
+    return fmt_p(value)
+
+
+def _points(value: float) -> str:
+    if not math.isfinite(value):
+        raise Missing("there is no rate difference here (no seed counted in both)")
+    return fmt_points(value)
 
 
 def _percent_change(value: float) -> str:
@@ -103,8 +116,8 @@ PAIRED_STATS: dict[str, Callable[[pd.Series], str]] = {
     "abs_diff": lambda r: _number(abs(r["mean_difference"])),
     "diff_ci": lambda r: _span(r["ci_low"], r["ci_high"], sign=True),
     "diff_ci90": lambda r: _span(r["ci90_low"], r["ci90_high"], sign=True),
-    "p": lambda r: fmt_p(r["p_value"]),
-    "p_holm": lambda r: fmt_p(r["p_holm"]),
+    "p": lambda r: _p(r["p_value"]),
+    "p_holm": lambda r: _p(r["p_holm"]),
     "pairs": lambda r: _count(r["n"]),
     "better": lambda r: _count(r["better"]),
     "ties": lambda r: _count(r["ties"]),
@@ -118,10 +131,10 @@ PAIRED_STATS: dict[str, Callable[[pd.Series], str]] = {
 SUCCESS_STATS = ("successes", "trials", "rate", "rate_ci")
 # Per non-baseline arm, its success against the baseline's: a rate_table column -> text.
 RATE_STATS: dict[str, Callable[[pd.Series], str]] = {
-    "rate_diff": lambda r: fmt_points(r["rate_difference"]),
-    "rate_diff_ci": lambda r: f"[{fmt_points(r['ci_low'])}, {fmt_points(r['ci_high'])}]",
-    "mcnemar_p": lambda r: fmt_p(r["p_value"]),
-    "mcnemar_p_holm": lambda r: fmt_p(r["p_holm"]),
+    "rate_diff": lambda r: _points(r["rate_difference"]),
+    "rate_diff_ci": lambda r: f"[{_points(r['ci_low'])}, {_points(r['ci_high'])}]",
+    "mcnemar_p": lambda r: _p(r["p_value"]),
+    "mcnemar_p_holm": lambda r: _p(r["p_holm"]),
     "only_arm": lambda r: _count(r["only_arm"]),
     "only_baseline": lambda r: _count(r["only_baseline"]),
     "both_succeed": lambda r: _count(r["both"]),
@@ -148,8 +161,9 @@ def parse(content: str) -> Ref:
     match = _CALL.match(left)
     if not match or match[1] not in STATS:
         raise Missing(f"unknown statistic {left.split('(')[0]!r} (known: {', '.join(STATS)})")
-    facet_value = facet.rsplit("=", 1)[-1].strip() if facet else None
-    return Ref(match[1], match[2].strip() if match[2] else None, arm or None, facet_value)
+    key, _, value = facet.rpartition("=")
+    return Ref(match[1], match[2].strip() if match[2] else None, arm or None,
+               value.strip() if facet else None, key.strip() or None)
 
 
 class Values:
@@ -163,6 +177,8 @@ class Values:
             if ref.facet_value is not None:
                 raise Missing("the report has no facet")
             return self.comparisons[0]
+        if ref.facet_key not in (None, self.design.facet, self.design.facet.rsplit(".", 1)[-1]):
+            raise Missing(f"the facet is {self.design.facet}, not {ref.facet_key}")
         if ref.facet_value is None:
             values = ", ".join(c.value for c in self.comparisons)
             raise Missing(f"name the {self.design.facet} value (`| {self.design.facet}=V`, V "
