@@ -144,8 +144,9 @@ def _table(markdown: str, *headers: str) -> list[dict[str, str]]:
     return rows
 
 
-def _answer(markdown: str) -> str:
-    return next(line for line in markdown.splitlines() if line.startswith("**Answer.** "))
+def _key_result(markdown: str) -> str:
+    line = next(line for line in markdown.splitlines() if line.startswith("**Key result.** "))
+    return line.removeprefix("**Key result.** ").removesuffix(" *(Computed.)*")
 
 
 def test_load_runs_casts_params_by_the_schema(stores, monkeypatch):
@@ -169,15 +170,19 @@ def test_a_diverged_run_is_listed_and_counts_as_a_failure(stores, monkeypatch, t
                                            "label": "converged"}})
     written = write_report("nnlab", analysis=analysis, out_dir=tmp_path)
     markdown = written.path.read_text()
-    assert "| arms | `lr`: 1 (baseline), 1e+06 |" in markdown
+    assert "| arms | `lr`: lr=1 (baseline), lr=1e+06 |" in markdown
     success = {row["arm"]: row for row in _table(markdown, "arm", "successes")}
-    assert success["1"]["successes"] == "2/2" and success["1e+06"]["successes"] == "0/2"
+    assert success["lr=1"]["successes"] == "2/2" and success["lr=1e+06"]["successes"] == "0/2"
     outcomes = {row["arm"]: row for row in _table(markdown, "arm", "diverged")}
-    assert outcomes["1e+06"]["diverged"] == "2" and outcomes["1"]["finished"] == "2"
+    assert outcomes["lr=1e+06"]["diverged"] == "2" and outcomes["lr=1"]["finished"] == "2"
     listed = _table(markdown, "run", "reason")
     assert len(listed) == 2 and all(r["reason"].startswith("diverged at step ") for r in listed)
-    assert "The success rate is lower with 1e+06 than with 1" not in markdown  # n=2: overlap
-    assert "No comparison of test_loss between 1e+06 and 1: 0 seed(s)" in markdown
+    # Two seeds, both discordant: McNemar's exact p is 0.5, so no difference is claimed.
+    rates = _table(markdown, "arm", "McNemar exact p")[0]
+    assert (rates["arm"], rates["lr=1 only"], rates["McNemar exact p"]) == ("lr=1e+06", "2",
+                                                                            "0.5")
+    assert "lr=1e+06 against lr=1 in success rate: no difference detected" in markdown
+    assert "No comparison of test_loss between lr=1e+06 and lr=1: 0 seed(s)" in markdown
     assert "2 run(s) diverged: counted as failures" in markdown
     csv = pd.read_csv(tmp_path / "nnlab" / "runs.csv")
     assert sorted(csv["outcome"]) == ["diverged", "diverged", "finished", "finished"]
@@ -234,34 +239,46 @@ def test_by_and_metric_options_choose_the_arm_and_the_primary_metric(stores, mon
     markdown = (tmp_path / "nnlab.md").read_text()
     assert "| arms | `activation`: sigmoid (baseline), relu |" in markdown
     assert "test_mae (lower is better, primary), test_loss (lower is better)" in markdown
-    assert "between relu and sigmoid at n=3" in _answer(markdown)
+    assert _key_result(markdown).startswith("test_mae against sigmoid: ")
+    assert "relu against sigmoid in test_mae: no difference detected at n=3" in markdown
 
 
 def test_question_and_discussion_come_from_the_analysis_the_discussion_under_the_verdict(
         stores, monkeypatch, tmp_path):
     _use_store(monkeypatch, stores["headline"])
-    analysis = parse_analysis({"question": "Which is lower?", "discussion": "Dead units.",
-                               "plots": []})
+    analysis = parse_analysis({
+        "question": "Which is lower?", "plots": [],
+        "answer": {"text": "ReLU's median is {median(test_loss) @ relu}.", "verdict": "bounded"},
+        "discussion": "Dead units: {count(dead_units_frac>0) @ relu} of {n(test_loss) @ relu}."})
     markdown = write_report("nnlab", analysis=analysis, out_dir=tmp_path).path.read_text()
-    assert "**Question.** Which is lower?" in markdown
+    runs = load_runs("nnlab")
+    relu = runs[runs["activation"] == "relu"]
+    lines = markdown.splitlines()
+    assert lines[2] == "**Question.** Which is lower?"
+    assert lines[4].startswith(f"**Answer.** ReLU's median is "
+                               f"{fmt(float(relu['test_loss'].median()))}. *(Hand-written")
+    assert lines[6].startswith("**Key result.** test_loss against relu: ")
     verdict, discussion = markdown.index("## Verdict"), markdown.index("## Discussion")
-    assert verdict < discussion < markdown.index("Dead units.")
+    dead = f"Dead units: {int((relu['dead_units_frac'] > 0).sum())} of 3."
+    assert verdict < discussion < markdown.index(dead)
     assert "Hand-written" in markdown[discussion:] and "![" not in markdown
 
 
-def test_index_lists_every_report_in_the_out_dir_with_its_answer(stores, monkeypatch, tmp_path):
-    no_plots = parse_analysis({"plots": []})
-    for name in ("headline", "diverging"):
-        _use_store(monkeypatch, stores[name])
-        write_report("nnlab", analysis=no_plots, out_dir=tmp_path / "all")
-        (tmp_path / "all" / "nnlab.md").rename(tmp_path / "all" / f"{name}.md")
-    write_report("nnlab", analysis=no_plots, out_dir=tmp_path / "all")
-    rows = _table((tmp_path / "all" / "README.md").read_text(), "report")
-    assert [row["report"] for row in rows] == ["[diverging](diverging.md)",
-                                               "[headline](headline.md)", "[nnlab](nnlab.md)"]
-    for row in rows:
-        markdown = (tmp_path / "all" / row["report"].split("(")[1].rstrip(")")).read_text()
-        assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+def test_an_answer_whose_verdict_the_runs_no_longer_support_fails_the_report(
+        stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    analysis = parse_analysis({"plots": [], "answer": {"text": "Equal.",
+                                                        "verdict": "equivalent"}})
+    with pytest.raises(ReportError, match="the answer was written for verdict 'equivalent' "
+                                          "for sigmoid against relu, but the report computes"):
+        write_report("nnlab", analysis=analysis, out_dir=tmp_path)
+    assert not (tmp_path / "nnlab.md").exists()
+
+
+def test_an_ad_hoc_report_is_never_indexed(stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    written = write_report("nnlab", analysis=parse_analysis({"plots": []}), out_dir=tmp_path)
+    assert written.index is None and not (tmp_path / "README.md").exists()
 
 
 @pytest.mark.parametrize("name", list(PLOTS))
@@ -370,13 +387,12 @@ def test_a_facet_compares_the_arms_within_each_value(stores, monkeypatch, tmp_pa
         means = _table(results, "metric", "mean")
         assert len(means) == 2 * 3 and {row["n"] for row in means} == {"2"}
         # Each value pairs its own seeds with its own baseline: 2 pairs, not 4 and not none.
-        pairs = _table(paired, "metric", "pairs")
+        pairs = _table(paired[paired.index("Over all seeds:"):], "metric", "pairs")
         assert len(pairs) == 2 * 2 and {row["pairs"] for row in pairs} == {"2"}
-    assert _answer(markdown).startswith("**Answer.** test_accuracy against l1=0, l2=0, within "
-                                        "each dataset.n_train value. 50: ")
-    assert " 100: " in _answer(markdown) and "![success_rates]" in markdown
-    index = _table((tmp_path / "README.md").read_text(), "report")[0]
-    assert index["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+    key = _key_result(markdown)
+    assert key.startswith("beats chance") and ", against l1=0, l2=0, per n_train. " in key
+    assert "50" in key and "100" in key and "![success_rates]" in markdown
+    assert len(key) <= 200 and not (tmp_path / "README.md").exists()
 
 
 def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
@@ -392,8 +408,9 @@ def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
 def test_report_without_a_name_finds_activation_as_the_arm_of_the_latest_sweep(cli_report):
     out, done = cli_report()
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("reports/nnlab.md: experiment 'nnlab', sweep ")
-    markdown = (out / "nnlab.md").read_text()
+    assert done.stdout.startswith("reports/adhoc/nnlab.md: experiment 'nnlab', sweep ")
+    assert "not in the index reports/README.md; reports/adhoc/ is git-ignored" in done.stdout
+    markdown = (out / "adhoc" / "nnlab.md").read_text()
     assert "| arms | `activation`: relu (baseline), sigmoid |" in markdown
     assert "| seeds | 3 per arm (0–2) |" in markdown
     assert ("`python -m nnlab.run -m 'seed=range(3)' activation=relu,sigmoid` then "
@@ -401,7 +418,8 @@ def test_report_without_a_name_finds_activation_as_the_arm_of_the_latest_sweep(c
 
 
 def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
-    out, _ = cli_report()
+    reports, _ = cli_report()
+    out = reports / "adhoc"
     markdown = (out / "nnlab.md").read_text()
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert sorted(linked) == sorted(f"nnlab/{name}.png" for name in DEFAULT_PLOTS)
@@ -410,14 +428,14 @@ def test_report_writes_markdown_linked_figures_csv_and_the_index(cli_report):
     runs = pd.read_csv(out / "nnlab" / "runs.csv")
     assert len(runs) == 6 and set(runs["arm"]) == {"relu", "sigmoid"}
     assert set(runs["outcome"]) == {"finished"} and sorted(runs["seed"]) == [0, 0, 1, 1, 2, 2]
-    index = (out / "README.md").read_text()
-    row = _table(index, "report")[0]
-    assert row["report"] == "[nnlab](nnlab.md)"
-    assert row["answer"] == _answer(markdown).removeprefix("**Answer.** ")
+    # Ad-hoc: beside the question reports never, in their index never.
+    assert sorted(path.name for path in reports.iterdir()) == ["adhoc"]
+    assert not (out / "README.md").exists()
 
 
 def test_per_arm_table_gives_mean_and_t_interval_of_the_runs_in_the_csv(cli_report):
-    out, _ = cli_report()
+    reports, _ = cli_report()
+    out = reports / "adhoc"
     runs = pd.read_csv(out / "nnlab" / "runs.csv")
     rows = _table((out / "nnlab.md").read_text(), "metric", "mean")
     for arm, group in runs.groupby("arm"):
@@ -431,14 +449,32 @@ def test_per_arm_table_gives_mean_and_t_interval_of_the_runs_in_the_csv(cli_repo
 
 
 def test_verdict_claims_a_difference_only_where_the_paired_table_supports_it(cli_report):
-    out, _ = cli_report()
-    markdown = (out / "nnlab.md").read_text()
+    reports, _ = cli_report()
+    markdown = (reports / "adhoc" / "nnlab.md").read_text()
     row = next(r for r in _table(markdown, "metric", "pairs") if r["metric"] == "test_loss")
     low, high = (float(v) for v in row["95% CI"].strip("[]").split(", "))
     supported = float(row["Holm p"]) < 0.05 and (low > 0 or high < 0)
-    assert row["difference detected"] == ("yes" if supported else "no")
-    expected = ("Mean test_loss is" if supported else
-                "No detectable difference in test_loss between sigmoid and relu at n=3")
-    assert _answer(markdown).startswith(f"**Answer.** {expected}")
-    # Three pairs cannot reach p < 0.05 with Wilcoxon (the smallest two-sided p is 0.25).
-    assert not supported
+    assert (row["verdict"] in ("better", "worse")) == supported
+    # Three pairs cannot reach p < 0.05 with Wilcoxon (the smallest two-sided p is 0.25), and
+    # no margin is declared: the verdict bounds the difference.
+    assert not supported and row["verdict"] == "bounded"
+    assert _key_result(markdown) == (f"test_loss against relu: no difference detected, within: "
+                                     f"sigmoid {row['95% CI']}")
+    assert ("sigmoid against relu in test_loss: no difference detected at n=3 (Holm-adjusted "
+            f"Wilcoxon p={row['Holm p']}); the data rule out differences beyond {row['95% CI']}"
+            ) in markdown
+    assert "IQM 95% CI" in markdown and "P(improvement) [95% CI]" in markdown
+    assert not re.search(r"\bnan\b", markdown, re.IGNORECASE)
+
+
+def test_report_without_a_name_leads_with_rates_given_a_success_criterion(stores, monkeypatch,
+                                                                         tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    monkeypatch.chdir(tmp_path)
+    main(["--success", "test_loss<0.05"])
+    markdown = (tmp_path / "reports" / "adhoc" / "nnlab.md").read_text()
+    assert _key_result(markdown).startswith("success (test_loss < 0.05), against relu: relu ")
+    verdict = markdown[markdown.index("## Verdict"):]
+    assert verdict.index("Success (test_loss < 0.05): relu ") < verdict.index(
+        "McNemar exact p=") < verdict.index("Over all seeds, successes and failures together")
+    assert sorted(path.name for path in (tmp_path / "reports").iterdir()) == ["adhoc"]

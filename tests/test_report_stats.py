@@ -21,7 +21,7 @@ from nnlab.report.analysis import (
 )
 from nnlab.report.plots import PLOTS
 from nnlab.report.runs import outcome
-from nnlab.report.verdict import Verdict, answer, verdict
+from nnlab.report.verdict import Verdict, key_result, verdict
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -125,19 +125,24 @@ def test_verdict_states_a_consistent_difference_with_its_ci_p_and_seeds():
     verdict, paired, _ = _verdict(_runs({"relu": list(relu), "tanh": list(relu - 0.5)}),
                                   baseline="relu")
     row = paired.iloc[0]
-    assert row["detected"] and row["better"] == 10
-    assert verdict.answer == (f"Mean test_loss is lower with tanh than with relu by 0.5 [95% CI "
-                              f"0.5, 0.5] (Holm-adjusted Wilcoxon p={row['p_holm']:.2g}, lower "
-                              "on 10/10 seeds).")
+    assert row["detected"] and row["better"] == 10 and row["form"] == "better"
+    assert verdict.lead == (f"tanh is better than relu in test_loss: lower by 0.5 [95% CI 0.5, "
+                            f"0.5] (Holm-adjusted Wilcoxon p={row['p_holm']:.2g}; lower on 10/10 "
+                            "seeds; probability of improvement 1 [1, 1] (percentile: BCa "
+                            "degenerate)).")
 
 
-def test_verdict_says_no_detectable_difference_when_the_rank_test_does_not_reject():
+def test_verdict_bounds_the_difference_when_the_rank_test_does_not_reject():
     # One huge gain carries the mean; the seeds themselves go both ways.
     verdict, paired, _ = _verdict(_runs({"relu": [1, 1, 1, 1, 1, 1],
                                          "tanh": [0.0, 1.1, 0.9, 1.1, 0.9, 1.05]}))
-    assert not paired.iloc[0]["detected"]
-    assert verdict.answer.startswith("No detectable difference in test_loss between tanh and "
-                                     "relu at n=6 (mean difference")
+    row = paired.iloc[0]
+    assert not row["detected"] and row["form"] == "bounded"
+    assert verdict.lead.startswith(
+        "tanh against relu in test_loss: no difference detected at n=6 (Holm-adjusted Wilcoxon "
+        f"p={row['p_holm']:.2g}); the data rule out differences beyond [{row['ci_low']:+.3g}, "
+        f"{row['ci_high']:+.3g}] (95% CI of tanh − relu).")
+    assert "no detectable difference" not in verdict.paragraph.lower()
 
 
 def test_holm_runs_over_the_arms_compared_with_the_baseline():
@@ -155,7 +160,7 @@ def test_success_rate_counts_a_diverged_run_as_a_failure():
     row = success.iloc[0]
     assert (row["successes"], row["n"]) == (8, 10)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.490, 0.943), abs=5e-4)
-    assert "relu 8/10 (80% [49%, 94%])" in verdict.answer
+    assert "relu 8/10 (80% [49%, 94%])" in verdict.lead
     assert "1 run(s) diverged" in verdict.paragraph
 
 
@@ -182,12 +187,16 @@ def test_a_facet_compares_the_arms_within_each_value_and_answers_per_value():
         small.paired["p_value"])))
     assert list(small.paired["detected"]) == [False, True]
     assert not large.paired["detected"].any()
-    assert answer([small, large], design) == (
-        "test_loss against relu, within each dataset.n_train value. 16: lower with tanh by 0.3 "
-        "[95% CI 0.291, 0.309]; no detectable difference with sigmoid (n=8). 128: no detectable "
-        "difference with any of the 2 arms (n=8).")
-    assert verdict(small, design).answer.startswith("No detectable difference in test_loss "
-                                                    "between sigmoid and relu at n=8")
+    sigmoid, tanh = small.paired.iloc[0], small.paired.iloc[1]
+    # With every bound it would be 224 characters: the bounds go, the decided difference stays.
+    assert key_result([small, large], design) == (
+        f"test_loss against relu, per n_train. 16: better: tanh ({tanh['mean_difference']:+.3g})"
+        "; no difference detected (bounds in the verdict): sigmoid. 128: no difference detected "
+        "(bounds in the verdict): sigmoid, tanh.")
+    assert f"[{sigmoid['ci_low']:+.3g}, {sigmoid['ci_high']:+.3g}]" in verdict(
+        small, design).lead
+    assert verdict(small, design).lead.startswith("sigmoid against relu in test_loss: no "
+                                                  "difference detected at n=8")
 
 
 def test_arm_detection_leaves_the_facet_out():

@@ -3,32 +3,70 @@
     python -m nnlab.report NAME      # experiments/NAME.yaml's latest complete sweep
     python -m nnlab.report           # the latest sweep of experiment `nnlab`, arms detected
       [--experiment EXP] [--sweep ID[,ID...]|all] [--by KEY] [--metric M] [--baseline VALUE]
-      [--out DIR]                    # default: reports
+      [--success 'METRIC<X'|'METRIC>X'] [--out DIR]
 
-writes DIR/NAME.md, DIR/NAME/*.png, DIR/NAME/runs.csv (one typed row per run, with its arm)
-and rewrites DIR/README.md, the index of every report in DIR with its one-line answer.
+writes DIR/NAME.md, DIR/NAME/*.png, DIR/NAME/runs.csv (one typed row per run, with its arm).
+An experiment of experiments/, as its file asks it, goes to reports/ by default and rewrites
+reports/README.md, the index: one row per question (short question, hand-written answer,
+computed key result), each under 400 characters, experiments of experiments/ only. Any other
+report (no NAME, an MLflow experiment without a file, or --by/--metric/--baseline changing the
+question) is ad hoc: it goes to reports/adhoc/ (git-ignored) and is never indexed.
 
 Which runs: the latest complete sweep (tag nnlab.sweep_id; two runs or more, none RUNNING), so
 re-running a sweep never double-counts; a config (tag nnlab.config_hash) that ran more than once
 in the selection counts once, its latest finished run. Finished runs make the metric statistics;
 diverged runs (FAILED and tagged nnlab.diverged_at; logged before that tag, with an nnlab.failure
 "diverged ...") are failures in success rates; crashed, killed and running runs count nowhere.
-All of them are listed in the report.
+All of them are listed in the report. Arms are labelled in words: `relu`, `hidden=[3]`,
+`batch_size=1`, `full batch` (batch_size unset), `init.scheme=he, lr=0.001`.
 
-The statistics: per arm over seeds, n, mean with a t 95% CI, median and IQR, and the success rate
-with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed = same data, and
-same initial weights where the layer sizes and init agree): mean difference with a t 95% CI,
-Wilcoxon signed-rank p, Holm over the arms of each metric, better/tie/worse seeds. The verdict
-claims a difference only where the Holm-adjusted p < 0.05 AND the CI excludes 0, and a difference
-in success rate only where the Wilson intervals do not overlap. With a facet, all of this is done
-within each facet value, as if each were a sweep of its own; the one-line answer then gives the
-primary metric's verdict per value.
+The statistics, per arm over seeds: n, mean with a t 95% CI, median and IQR, the interquartile
+mean (IQM, the mean of the middle half; Agarwal et al. 2021) with a bootstrap 95% CI, and the
+success rate with a Wilson 95% interval. Each arm against the baseline, seed by seed (same seed
+= same data, and same initial weights where the layer sizes and init agree): mean difference
+with a t 95% CI, Wilcoxon signed-rank p, Holm over the arms of each metric, better/tie/worse
+seeds, and the probability of improvement (the chance that the arm beats the baseline on the
+same seed, ties counted half) with a bootstrap 95% CI. Bootstrap intervals are BCa
+(scipy.stats.bootstrap, 5000 resamples, a fixed seed); where BCa is degenerate (constant values,
+an arm that wins on every seed) the percentile interval is given and marked. With a facet, all
+of this is done within each facet value, as if each were a sweep of its own.
+
+How a comparison ends (the verdict), for each arm and metric:
+  better / worse by X [95% CI]   Holm-adjusted Wilcoxon p < 0.05 AND the CI excludes 0; with a
+                                 margin and the 90% CI inside it, also "less than the margin"
+  equivalent within +-margin     no difference claimed and the 90% CI of the mean paired
+                                 difference inside +-margin (two one-sided tests at 5%)
+  inconclusive                   a margin, neither of the above: the 95% CI, and about how many
+                                 seeds per arm would settle it at 80% power: the equivalence
+                                 test when the observed difference is inside the margin, the
+                                 paired test against 0 otherwise (normal approximation of the
+                                 paired t-test / of the two one-sided tests with t quantiles,
+                                 from the observed SD of the differences; one comparison at 5%,
+                                 before Holm; the Wilcoxon test the claim also needs has a little
+                                 less power, about 0.75-0.8 in simulations)
+  bounded                        no margin and no difference claimed: the data rule out
+                                 differences beyond the 95% CI
+With a success criterion, success rates lead: each arm's count and rate, McNemar's exact test
+against the baseline on the seeds where exactly one of the two succeeds (scipy's binomtest;
+Holm over the arms; better / worse where the adjusted p < 0.05, else bounded by Newcombe's 95%
+CI of the paired difference of the rates), then the primary metric among the seeds on which
+both succeed; the comparison over all seeds, a mixture of successes and failures, comes after.
+The key result (at most 200 characters) states each arm's lead comparison, grouped by how it
+ends.
 
 The `analysis` block of experiments/NAME.yaml (read from the file, never logged to MLflow;
 every key optional):
 
     analysis:
       question: Does ReLU or sigmoid reach the lower test loss in 300 steps?  # one sentence
+      short_question: ReLU or sigmoid for the sin/cos net?   # the index's; default: question
+      answer:                    # hand-written, one or two sentences: the report opens with it
+        text: ReLU fits on {successes @ relu}/{trials @ relu} seeds, sigmoid on ...
+        verdict: worse           # the verdict it was written for: one of better, worse,
+                                 # equivalent, inconclusive, bounded, not compared; for every
+                                 # arm, or per arm {hidden=[20]: equivalent, ...}, or per arm
+                                 # and facet value {l1=0.01, l2=0: {16: worse, 32: bounded}}.
+                                 # Writing the report fails when the runs give another.
       arm: activation            # a key or a list of keys; default: the keys that vary across
                                  # the runs, seed and facet aside, less those they determine
                                  # (output follows activation in the sincos recipe)
@@ -38,6 +76,7 @@ every key optional):
                                  # default: the first arm in sorted order
       metrics:                   # default: test_loss, then the yardsticks the runs logged
         - test_loss              # the first is primary: the verdict is about it
+        - {name: test_accuracy, margin: 0.02}           # the smallest difference that matters
         - {name: train_time_s, lower_is_better: true}   # default: true, false for accuracies
       success: {metric: test_loss, below: 0.01, label: fits sin and cos}  # or above: X
       plots: [distributions, training_curves, paired_differences]  # names in plots.PLOTS;
@@ -47,6 +86,28 @@ every key optional):
                                  # A plot that does not fit the runs says why in the report.
       discussion: |              # hand-written: why, in the network's terms; printed under
         ...                      # the computed verdict, labelled as discussion
+
+Numbers in `answer.text` and `discussion` are never typed: they are named placeholders that the
+report fills from what it computes, so a report regenerated on new runs has no old number in it
+(nnlab.report.placeholders). `{STAT(METRIC) @ ARM}`, with `| FACET=VALUE` after the arm when
+there is a facet; ARM is the arm's label as the report writes it:
+  per arm, over its finished runs: n, mean, median, q1, q3, min, max, sd, iqm (numbers),
+    mean_ci, iqm_ci, iqr, range (intervals), count(COND), value(METRIC, seed=N), runs (all of
+    the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %).
+    METRIC may be a difference of two (`train_accuracy-test_accuracy`) and may keep only the
+    runs that meet a condition: `range(test_loss where test_loss>0.01)`; a condition is
+    `METRIC<X` (or >, <=, >=, ==, !=), several joined by ` and `.
+  an arm against the baseline, per metric: diff, abs_diff, diff_ci, diff_ci90, p, p_holm,
+    pairs, better, ties, worse, poi, poi_ci, verdict (its form), seeds_needed (inconclusive).
+  success, per arm: successes, trials, rate, rate_ci; against the baseline: rate_diff,
+    rate_diff_ci (points), mcnemar_p, mcnemar_p_holm, only_arm, only_baseline, both_succeed,
+    rate_verdict.
+  the sweep: {param(KEY)} (a setting every run shares), {margin(METRIC)}.
+E.g. `{median(test_accuracy) @ hidden=[3]}`, `{diff_ci(test_accuracy) @ hidden=[20]}`,
+`{rate @ relu}`, `{median(test_mse) @ l1=0, l2=0 | dataset.n_train=16}`. A placeholder that names
+a value the report does not compute (an unknown statistic, arm, metric, facet value, or a value
+that is missing) fails the report with a ReportError naming the experiment and the placeholder;
+`{{` and `}}` are literal braces. Numbers of arithmetic (ln 2, 1/4) may be written out.
 
 In a notebook, `load_runs(experiment, sweep=None)` gives the per-run table (params typed by the
 schema; lists such as `hidden` stay their JSON text, "[16]") and `load_curves(run_ids)` the

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from nnlab.report.analysis import ReportError
-from nnlab.report.build import DEFAULT_EXPERIMENT, DEFAULT_OUT, write_report
+from nnlab.report.build import ADHOC_OUT, DEFAULT_EXPERIMENT, DEFAULT_OUT, write_report
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -31,13 +31,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", metavar="VALUE",
                         help="the arm the others are compared with, e.g. relu or lr=0.1,"
                              "activation=relu; default: the first arm in sorted order")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                        help=f"where reports go (default: {DEFAULT_OUT})")
+    parser.add_argument("--success", metavar="CRITERION",
+                        help="a success criterion, METRIC<X or METRIC>X (quote it: "
+                             "--success 'test_loss<0.01'): success rates lead the verdict")
+    parser.add_argument("--out", metavar="DIR",
+                        help=f"where reports go (default: {DEFAULT_OUT} for an experiment of "
+                             f"experiments/, else {ADHOC_OUT}, which git ignores)")
     args = parser.parse_args(argv)
     try:
         written = write_report(args.name, experiment=args.experiment, sweep=args.sweep,
                                by=_names(args.by), metrics=_names(args.metric),
-                               baseline=args.baseline, out_dir=args.out)
+                               baseline=args.baseline, success=args.success, out_dir=args.out)
     except ReportError as error:
         sys.exit(f"nnlab: report error: {error}")
     selection = written.selection
@@ -45,7 +49,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: sweep(s) {', '.join(selection.skipped)} still running: not reported",
               file=sys.stderr)
     print(f"{written.path}: experiment '{selection.experiment}', sweep "
-          f"{', '.join(selection.sweep_ids)}\n{written.answer}")
+          f"{', '.join(selection.sweep_ids)}")
+    if written.index is None:
+        print(f"ad-hoc report (not a question of experiments/ as its file asks it): not in the "
+              f"index {DEFAULT_OUT / 'README.md'}"
+              + (f"; {ADHOC_OUT}/ is git-ignored" if args.out is None else ""))
+    if written.answer:
+        print(f"Answer: {written.answer}")
+    print(f"Key result: {written.key_result}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 No pandas and no MLflow here: what a report should compare is decided before any run is read.
 """
 
+import math
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -13,8 +14,12 @@ import yaml
 DEFAULT_METRICS = ("test_loss",)
 # The metrics that mean the same whatever cost a run trained with (DESIGN §3).
 YARDSTICKS = ("test_mse", "test_mae", "test_accuracy", "train_accuracy", "test_logloss")
+DEFAULT_SUCCESS_LABEL = "success"
 DEFAULT_PLOTS = ("distributions", "training_curves", "paired_differences")
-KEYS = ("question", "arm", "facet", "baseline", "metrics", "success", "plots", "discussion")
+KEYS = ("question", "short_question", "answer", "arm", "facet", "baseline", "metrics",
+        "success", "plots", "discussion")
+# The forms a comparison ends in (nnlab.report.stats.Form), as an answer declares them.
+VERDICTS = ("better", "worse", "equivalent", "inconclusive", "bounded", "not compared")
 
 
 class ReportError(ValueError):
@@ -25,6 +30,7 @@ class ReportError(ValueError):
 class MetricSpec:
     name: str
     lower_is_better: bool
+    margin: float | None = None  # the smallest difference that matters; None: bounds only
 
 
 @dataclass(frozen=True)
@@ -34,13 +40,40 @@ class Success:
     below: bool  # success when metric < threshold; else when metric > threshold
     label: str
 
+    def criterion(self) -> str:
+        return f"{self.metric} {'<' if self.below else '>'} {self.threshold:g}"
+
     def describe(self) -> str:
-        return f"{self.label}: {self.metric} {'<' if self.below else '>'} {self.threshold:g}"
+        return self.criterion() if self.label == DEFAULT_SUCCESS_LABEL else (
+            f"{self.label}: {self.criterion()}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The hand-written answer and the verdict it was written for: one word for every
+    comparison, or per arm (an arm's label as the report writes it), and per facet value."""
+
+    text: str
+    verdict: str | dict[str, str | dict[str, str]]
+
+    def expected(self, arm: str, facet_value: str | None) -> str | None:
+        """The verdict declared for this arm (and facet value); None if none is."""
+        if isinstance(self.verdict, str):
+            return self.verdict
+        declared = self.verdict.get(arm)
+        if isinstance(declared, dict):
+            return declared.get(facet_value) if facet_value is not None else None
+        return declared
+
+    def arms(self) -> list[str]:
+        return [] if isinstance(self.verdict, str) else list(self.verdict)
 
 
 @dataclass(frozen=True)
 class Analysis:
     question: str | None = None
+    short_question: str | None = None  # for the index; default: the question
+    answer: Answer | None = None
     arm: tuple[str, ...] | None = None  # None: the keys that vary across the runs, seed aside
     facet: str | None = None  # a param key: the arms are compared within each of its values
     baseline: Any = None  # an arm's value, or {key: value} for several arm keys
@@ -59,11 +92,59 @@ def lower_is_better(metric: str) -> bool:
 def _metric(entry: Any) -> MetricSpec:
     if isinstance(entry, str):
         return MetricSpec(entry, lower_is_better(entry))
-    if isinstance(entry, dict) and set(entry) <= {"name", "lower_is_better"} and "name" in entry:
+    if (isinstance(entry, dict) and set(entry) <= {"name", "lower_is_better", "margin"}
+            and "name" in entry):
+        margin = entry.get("margin")
+        if margin is not None:
+            try:
+                margin = float(margin)
+            except (TypeError, ValueError):
+                margin = math.nan
+            if not margin > 0 or not math.isfinite(margin):
+                raise ReportError(f"analysis.metrics: {entry['name']}'s margin "
+                                  f"{entry['margin']!r} is not a positive number")
         return MetricSpec(str(entry["name"]),
-                          bool(entry.get("lower_is_better", lower_is_better(entry["name"]))))
+                          bool(entry.get("lower_is_better", lower_is_better(entry["name"]))),
+                          margin)
     raise ReportError(f"analysis.metrics: {entry!r} is not a metric name or "
-                        "{name: ..., lower_is_better: true|false}")
+                        "{name: ..., lower_is_better: true|false, margin: X}")
+
+
+def _verdict_word(value: Any, where: str) -> str:
+    if value not in VERDICTS:
+        raise ReportError(f"analysis.answer.verdict{where}: {value!r} is not one of "
+                          f"{', '.join(VERDICTS)}")
+    return value
+
+
+def _answer(block: Any) -> Answer:
+    if (not isinstance(block, dict) or set(block) != {"text", "verdict"}
+            or not isinstance(block["text"], str) or not block["text"].strip()):
+        raise ReportError(f"analysis.answer: {block!r} is not {{text: ONE OR TWO SENTENCES, "
+                          "verdict: WORD | {ARM: WORD | {FACET VALUE: WORD}}}")
+    declared = block["verdict"]
+    if not isinstance(declared, dict):
+        return Answer(block["text"], _verdict_word(declared, ""))
+    verdict: dict[str, str | dict[str, str]] = {}
+    for arm, value in declared.items():
+        if isinstance(value, dict):
+            verdict[str(arm)] = {str(facet): _verdict_word(word, f".{arm}.{facet}")
+                                 for facet, word in value.items()}
+        else:
+            verdict[str(arm)] = _verdict_word(value, f".{arm}")
+    return Answer(block["text"], verdict)
+
+
+def parse_success(text: str) -> Success:
+    """A criterion from the command line: `test_loss<0.01` or `test_accuracy>0.9`."""
+    for sign, below in (("<", True), (">", False)):
+        metric, found, threshold = text.partition(sign)
+        if found and metric.strip() and threshold.strip():
+            try:
+                return Success(metric.strip(), float(threshold), below, DEFAULT_SUCCESS_LABEL)
+            except ValueError:
+                break
+    raise ReportError(f"--success {text!r} is not METRIC<X or METRIC>X (e.g. 'test_loss<0.01')")
 
 
 def _success(block: Any) -> Success:
@@ -77,7 +158,7 @@ def _success(block: Any) -> Success:
         threshold = float(threshold)
     except (TypeError, ValueError):
         raise ReportError(f"analysis.success: threshold {threshold!r} is not a number") from None
-    label = str(block.get("label", "success"))
+    label = str(block.get("label", DEFAULT_SUCCESS_LABEL))
     return Success(str(block["metric"]), threshold, below, label)
 
 
@@ -113,6 +194,8 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
     arm = _names("arm", block["arm"]) if block.get("arm") is not None else None
     return Analysis(
         question=block.get("question"),
+        short_question=block.get("short_question"),
+        answer=_answer(block["answer"]) if block.get("answer") is not None else None,
         arm=arm,
         facet=_facet(block["facet"], arm) if block.get("facet") is not None else None,
         baseline=block.get("baseline"),
@@ -128,6 +211,11 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
 def experiment_file(name: str) -> Path:
     """Where `+experiment=NAME` reads from: the installed package's conf/experiment/."""
     return Path(str(files("nnlab") / "conf" / "experiment" / f"{name}.yaml"))
+
+
+def experiment_names() -> list[str]:
+    """Every experiment of experiments/ (conf/experiment/), sorted."""
+    return sorted(path.stem for path in experiment_file("x").parent.glob("*.yaml"))
 
 
 def read_experiment(name: str) -> tuple[str, Analysis] | None:

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown, verdict
+from nnlab.report import compare, markdown, placeholders, verdict
 from nnlab.report.analysis import (
     Analysis,
     MetricSpec,
     ReportError,
+    Success,
     lower_is_better,
+    parse_success,
     read_experiment,
 )
 from nnlab.report.plots import PLOTS, PlotData, render
@@ -19,14 +21,19 @@ from nnlab.report.runs import Selection, load_curves, load_fit, select_runs
 from nnlab.schema import RunConfig
 
 DEFAULT_EXPERIMENT = RunConfig().experiment_name
+# The question reports of experiments/ (committed, indexed in DEFAULT_OUT/README.md) ...
 DEFAULT_OUT = Path("reports")
+# ... and every other report: an ad-hoc sweep's, git-ignored, never indexed.
+ADHOC_OUT = DEFAULT_OUT / "adhoc"
 
 
 @dataclass(frozen=True)
 class Written:
     path: Path
-    answer: str  # the report's one-line answer
+    answer: str | None  # the hand-written answer, its numbers filled in; None: none written
+    key_result: str  # computed
     selection: Selection
+    index: Path | None  # the index rewritten; None for an ad-hoc report (not indexed)
 
 
 def _baseline_arg(text: str) -> str | dict[str, str]:
@@ -37,10 +44,16 @@ def _baseline_arg(text: str) -> str | dict[str, str]:
 
 
 def _with_overrides(analysis: Analysis, by: list[str] | None = None,
-                    metrics: list[str] | None = None,
-                    baseline: str | None = None) -> Analysis:
-    """The analysis with the command line's --by, --metric and --baseline applied."""
+                    metrics: list[str] | None = None, baseline: str | None = None,
+                    success: Success | str | None = None) -> Analysis:
+    """The analysis with the command line's --by, --metric, --baseline and --success applied.
+    The hand-written answer and discussion were written for the block's own arms and metrics:
+    a report that changes them has neither."""
     changes: dict = {}
+    if by or metrics or baseline is not None:
+        changes |= {"answer": None, "discussion": None}
+    if success is not None:
+        changes["success"] = parse_success(success) if isinstance(success, str) else success
     if by and tuple(by) != analysis.arm:
         # The block's baseline names values of its own arm keys: it cannot apply to others.
         changes |= {"arm": tuple(by), "baseline": None}
@@ -78,19 +91,58 @@ def _reproduce(name: str, experiment: str, analysis: Analysis, design: compare.D
     return ["python -m nnlab.run -m " + " ".join(sweep), " ".join(report)]
 
 
+def check_declared_verdict(analysis: Analysis, design: compare.Design,
+                           comparisons: list[compare.Comparison], where: str) -> None:
+    """ReportError where the answer was written for another verdict than the one computed
+    (the lead comparison of each arm: its success rate, else the primary metric), or names an
+    arm the report does not have."""
+    if analysis.answer is None:
+        return
+    unknown = [arm for arm in analysis.answer.arms() if arm not in design.arms[1:]]
+    if unknown:
+        raise ReportError(f"{where}: analysis.answer.verdict names {', '.join(unknown)}, not an "
+                          f"arm compared with {design.baseline} (arms: "
+                          f"{'; '.join(design.arms[1:])})")
+    for comparison in comparisons:
+        for arm, computed in compare.lead_forms(comparison, design).items():
+            declared = analysis.answer.expected(arm, comparison.value)
+            if declared is not None and declared != computed:
+                within = f" at {comparison.title}" if comparison.facet else ""
+                raise ReportError(
+                    f"{where}: the answer was written for verdict '{declared}' for {arm} "
+                    f"against {design.baseline}{within}, but the report computes '{computed}': "
+                    "the runs no longer say what the answer says; rewrite analysis.answer")
+
+
+def fill_texts(analysis: Analysis, design: compare.Design,
+               comparisons: list[compare.Comparison], runs: pd.DataFrame,
+               where: str) -> tuple[str | None, str | None]:
+    """The answer and the discussion with their numbers filled in (placeholders)."""
+    values = placeholders.Values(design, comparisons, runs)
+    answer = (placeholders.fill(analysis.answer.text, values, f"{where}: analysis.answer")
+              if analysis.answer else None)
+    discussion = (placeholders.fill(analysis.discussion, values, f"{where}: analysis.discussion")
+                  if analysis.discussion else None)
+    return answer, discussion
+
+
 def write_report(name: str | None = None, *, experiment: str | None = None,
                  sweep: str | list[str] | None = None, by: list[str] | None = None,
                  metrics: list[str] | None = None, baseline: str | None = None,
-                 analysis: Analysis | None = None, out_dir: Path = DEFAULT_OUT) -> Written:
-    """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and the index.
+                 success: Success | str | None = None, analysis: Analysis | None = None,
+                 out_dir: Path | None = None) -> Written:
+    """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and for an experiment
+    of experiments/ the index out_dir/README.md.
 
     name: an experiment file (experiments/NAME.yaml: its MLflow experiment and analysis block),
     else an MLflow experiment; None: the default experiment with arms detected. analysis: used
-    instead of the file's block (a notebook's own question).
+    instead of the file's block (a notebook's own question). success: a criterion
+    (`test_loss<0.01`) instead of the analysis's. out_dir: default reports/ for an experiment
+    of experiments/, reports/adhoc/ (git-ignored, not indexed) for any other.
     """
     found = read_experiment(name) if name else None
     analysis = analysis or (found[1] if found else Analysis())
-    analysis = _with_overrides(analysis, by, metrics, baseline)
+    analysis = _with_overrides(analysis, by, metrics, baseline, success)
     experiment = experiment or (found[0] if found else name) or DEFAULT_EXPERIMENT
     name = name or experiment
     unknown = [plot for plot in analysis.plots if plot not in PLOTS]
@@ -101,9 +153,15 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     runs, selection = select_runs(experiment, sweep)
     design, runs = compare.resolve(runs, analysis)
     comparisons = compare.comparisons(runs, design)
-    answer = verdict.answer(comparisons, design)
+    where = f"experiment {name}" + (f" ({analysis.source})" if analysis.source else "")
+    check_declared_verdict(analysis, design, comparisons, where)
+    answer, discussion = fill_texts(analysis, design, comparisons, runs, where)
+    key_result = verdict.key_result(comparisons, design)
 
-    out_dir = Path(out_dir)
+    # A question of experiments/, as its file asks it: the committed reports and their index.
+    indexed = (found is not None and analysis.source is not None
+               and not (by or metrics or baseline is not None))
+    out_dir = Path(out_dir) if out_dir is not None else DEFAULT_OUT if indexed else ADHOC_OUT
     figure_dir = out_dir / name
     figure_dir.mkdir(parents=True, exist_ok=True)
     for stale in figure_dir.glob("*.png"):
@@ -117,9 +175,12 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
         figures.append((f"{name}/{plot}.png" if drawn else None, caption))
 
     report = markdown.Report(name, analysis, design, selection, runs,
-                             compare.outcome_table(runs, design), comparisons, answer, figures,
+                             compare.outcome_table(runs, design), comparisons, answer,
+                             key_result, discussion, figures,
                              _reproduce(name, experiment, analysis, design, runs))
     path = out_dir / f"{name}.md"
     path.write_text(markdown.render(report))
-    (out_dir / markdown.INDEX).write_text(markdown.index(out_dir))
-    return Written(path, answer, selection)
+    index = out_dir / markdown.INDEX if indexed else None
+    if index is not None:
+        index.write_text(markdown.index(out_dir))
+    return Written(path, answer, key_result, selection, index)

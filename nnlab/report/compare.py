@@ -7,12 +7,18 @@ dataset.n_train), within each facet value: every table and Holm's correction are
 separately for each value, as if each were its own sweep.
 Metric statistics count finished runs; success rates count diverged runs as failures; crashed
 and running runs count nowhere (the report lists them).
+
+Each comparison ends in a form (stats.Form: better, worse, equivalent, inconclusive, bounded,
+not compared). With a success criterion, the lead comparison of an arm is its success rate
+against the baseline's (McNemar's exact test on the seeds where they differ, Holm over the
+arms), and the primary metric is also compared among the seeds that succeed in both arms.
 """
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +39,9 @@ from nnlab.report.runs import Outcome, param_dtypes
 ARM = "arm"
 # Keys that never make an arm: seeds are the replicates, the experiment is the selection.
 NOT_ARMS = ("seed", "experiment_name")
+# What a run does when an arm key is unset, in words (a bare "none" tells a reader nothing).
+NULL_WORDS = {"batch_size": "full batch", "dataset.n_train": "all training points",
+              "loss_threshold": "no threshold"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class Design:
     success: Success | None
     facet: str | None  # a param key: the arms are compared within each of its values
     sorted_arms: tuple[str, ...]  # the arm labels in the sorted order of their values
+    # label -> the same arm in fewer words (`he, lr=0.001`): keys of self-naming values dropped
+    compact: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def primary(self) -> MetricSpec:
@@ -78,15 +89,32 @@ class Comparison:
         """"n_train = 16", for a figure's panel; empty without a facet."""
         return f"{self.facet.rsplit('.', 1)[-1]} = {self.value}" if self.facet else ""
 
+    rates: pd.DataFrame | None = None  # rate_table: success against the baseline's, by seed
+    among_successes: pd.DataFrame | None = None  # paired_table of the seeds both arms succeed on
+
     @property
     def finished(self) -> pd.DataFrame:
         return self.runs[self.runs["outcome"] == Outcome.FINISHED]
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def value_text(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def value_words(key: str, value: Any) -> str:
+    """A value of an arm key for a reader: an unset key says what it means (full batch)."""
+    return NULL_WORDS.get(key, f"{key} unset") if _missing(value) else value_text(value)
+
+
+def _is_word(value: Any) -> bool:
+    """A value that names itself (relu, uniform, squared): no key needed before it."""
+    return isinstance(value, str) and value[:1].isalpha()
 
 
 def detect_arm_keys(runs: pd.DataFrame, facet: str | None = None) -> list[str]:
@@ -115,11 +143,22 @@ def sort_key(value: Any) -> tuple:
 
 
 def _label(values: dict[str, Any]) -> str:
+    """An arm in words: `relu`, `hidden=[3]`, `batch_size=1`, `full batch`,
+    `init.scheme=he, lr=0.001`; never a bare number or "none"."""
     if not values:
         return "all runs"
-    if len(values) == 1:
-        return value_text(next(iter(values.values())))
-    return ", ".join(f"{key}={value_text(value)}" for key, value in values.items())
+    if len(values) == 1 and _is_word(value := next(iter(values.values()))):
+        return str(value)
+    return ", ".join(NULL_WORDS.get(key, f"{key} unset") if _missing(value)
+                     else f"{key}={value_text(value)}" for key, value in values.items())
+
+
+def _compact_label(values: dict[str, Any]) -> str:
+    """An arm of several keys in fewer words: a value that names itself needs no key."""
+    if len(values) < 2:
+        return _label(values)
+    return ", ".join(str(value) if _is_word(value) else _label({key: value})
+                     for key, value in values.items())
 
 
 def _typed_value(column: pd.Series, value: Any) -> Any:
@@ -201,8 +240,10 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Design, pd.DataFram
     metrics = _metrics(runs, analysis)
     if analysis.success is not None and analysis.success.metric not in runs:
         raise ReportError(f"success metric {analysis.success.metric} is not logged by these runs")
+    compact = {label: _compact_label(dict(zip(keys, row, strict=True)))
+               for label, row in values.items()}
     return Design(tuple(keys), arms, baseline, metrics, analysis.success, facet,
-                 tuple(order)), runs
+                 tuple(order), compact), runs
 
 
 def outcome_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -232,19 +273,29 @@ def metric_table(runs: pd.DataFrame, design: Design,
     return pd.DataFrame(rows)
 
 
+def succeeded(runs: pd.DataFrame, success: Success) -> pd.Series:
+    """Per run: whether it finished and meets the criterion (a diverged run fails)."""
+    values = runs[success.metric].to_numpy(dtype=float)
+    # NaN compares False: a diverged run's missing metric is a failure either way.
+    hits = (values < success.threshold) if success.below else (values > success.threshold)
+    return pd.Series(hits & (runs["outcome"] == Outcome.FINISHED).to_numpy(), index=runs.index)
+
+
+def _counted(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs success rates count: finished and diverged."""
+    return runs[runs["outcome"].isin([Outcome.FINISHED, Outcome.DIVERGED])]
+
+
 def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
     """Per arm: successes among finished and diverged runs (a divergence is a failure)."""
     if design.success is None:
         return None
-    success = design.success
-    counted = runs["outcome"].isin([Outcome.FINISHED, Outcome.DIVERGED])
+    counted = _counted(runs)
+    hits = succeeded(counted, design.success)
     rows = []
     for arm in design.arms:
-        results = runs[(runs[ARM] == arm) & counted]
-        values = results[success.metric].to_numpy(dtype=float)
-        # NaN compares False: a diverged run's missing metric is a failure either way.
-        hits = (values < success.threshold) if success.below else (values > success.threshold)
-        successes = int((hits & (results["outcome"] == Outcome.FINISHED).to_numpy()).sum())
+        results = counted[counted[ARM] == arm]
+        successes = int(hits[results.index].sum())
         low, high = stats.wilson_interval(successes, len(results))
         rate = successes / len(results) if len(results) else math.nan
         rows.append({ARM: arm, "successes": successes, "n": len(results), "rate": rate,
@@ -252,8 +303,55 @@ def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def paired_values(runs: pd.DataFrame, design: Design, metric: str) -> pd.DataFrame:
-    """Per seed and non-baseline arm: its value, the baseline's, and the difference."""
+def _success_by_seed(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Seed x arm: True where the arm's run succeeded, False where it failed or diverged, NaN
+    where it crashed, runs or is missing."""
+    counted = _counted(runs)
+    return counted.assign(success=succeeded(counted, design.success)).pivot(
+        index="seed", columns=ARM, values="success")
+
+
+def rate_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
+    """Each arm's success against the baseline's on the same seeds: McNemar's exact test,
+    Holm over the arms, and the paired difference of the rates with its 95% CI."""
+    if design.success is None:
+        return None
+    wide = _success_by_seed(runs, design)
+    rows = []
+    for arm in design.arms[1:]:
+        pair = (wide[[arm, design.baseline]].dropna() if arm in wide and design.baseline in wide
+                else pd.DataFrame(columns=[arm, design.baseline]))
+        result = stats.mcnemar(pair[arm].to_numpy(dtype=bool),
+                               pair[design.baseline].to_numpy(dtype=bool))
+        rows.append({ARM: arm, **vars(result)})
+    columns = [ARM, *(field.name for field in dataclasses.fields(stats.McNemar))]
+    table = pd.DataFrame(rows, columns=columns)
+    table["p_holm"] = stats.holm(list(table["p_value"]))
+    table["form"] = [_rate_form(row) for _, row in table.iterrows()]
+    return table
+
+
+def _rate_form(row: pd.Series) -> str:
+    if row["pairs"] < 2:
+        return stats.Form.NOT_COMPARED
+    if row["p_holm"] < stats.ALPHA:
+        return stats.Form.BETTER if row["rate_difference"] > 0 else stats.Form.WORSE
+    return stats.Form.BOUNDED
+
+
+def both_succeed(runs: pd.DataFrame, design: Design, arm: str) -> list[int]:
+    """The seeds on which the arm and the baseline both succeed."""
+    wide = _success_by_seed(runs, design)
+    if arm not in wide or design.baseline not in wide:
+        return []
+    both = wide[arm].eq(True) & wide[design.baseline].eq(True)
+    return [int(seed) for seed in wide.index[both]]
+
+
+def paired_values(runs: pd.DataFrame, design: Design, metric: str,
+                  among_successes: bool = False) -> pd.DataFrame:
+    """Per seed and non-baseline arm: its value, the baseline's, and the difference; with
+    among_successes, only the seeds on which both succeed."""
     finished = runs[(runs["outcome"] == Outcome.FINISHED)
                     & np.isfinite(runs[metric].astype(float))]
     wide = finished.pivot(index="seed", columns=ARM, values=metric)
@@ -262,6 +360,8 @@ def paired_values(runs: pd.DataFrame, design: Design, metric: str) -> pd.DataFra
         if arm not in wide or design.baseline not in wide:
             continue
         pair = wide[[arm, design.baseline]].dropna()
+        if among_successes:
+            pair = pair[pair.index.isin(both_succeed(runs, design, arm))]
         frames.append(pd.DataFrame({"seed": pair.index, ARM: arm, "value": pair[arm].to_numpy(),
                                     "baseline_value": pair[design.baseline].to_numpy()}))
     if not frames:
@@ -270,21 +370,39 @@ def paired_values(runs: pd.DataFrame, design: Design, metric: str) -> pd.DataFra
     return pairs.assign(difference=pairs["value"] - pairs["baseline_value"])
 
 
-def paired_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
-    """Each arm against the baseline, per metric; Holm over the arms within each metric."""
+PAIRED_COLUMNS = ["metric", ARM, *(field.name for field in dataclasses.fields(stats.Paired)),
+                  "p_holm", "detected", "margin",
+                  *(field.name for field in dataclasses.fields(stats.Settled))]
+
+
+def paired_table(runs: pd.DataFrame, design: Design,
+                 metrics: Sequence[MetricSpec] | None = None,
+                 among_successes: bool = False) -> pd.DataFrame:
+    """Each arm against the baseline, per metric (default: the design's), and how each
+    comparison ends; Holm over the arms within each metric. among_successes: only the seeds on
+    which both arms succeed."""
     rows = []
-    for metric in design.metrics:
-        pairs = paired_values(runs, design, metric.name)
+    for metric in design.metrics if metrics is None else metrics:
+        pairs = paired_values(runs, design, metric.name, among_successes)
         results = [stats.paired(pairs.loc[pairs[ARM] == arm, "value"],
                                 pairs.loc[pairs[ARM] == arm, "baseline_value"],
                                 metric.lower_is_better) for arm in design.arms[1:]]
         adjusted = stats.holm([result.p_value for result in results])
         for arm, result, p_holm in zip(design.arms[1:], results, adjusted, strict=True):
+            settled = stats.settle(result, p_holm, metric.lower_is_better, metric.margin)
             rows.append({"metric": metric.name, ARM: arm, **vars(result), "p_holm": p_holm,
-                         "detected": stats.detected(result, p_holm)})
-    return pd.DataFrame(rows, columns=["metric", ARM, "n", "mean_difference", "ci_low",
-                                       "ci_high", "p_value", "better", "ties", "worse",
-                                       "p_holm", "detected"])
+                         "detected": stats.detected(result, p_holm), "margin": metric.margin,
+                         **vars(settled)})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def lead_forms(comparison: Comparison, design: Design) -> dict[str, str]:
+    """Per non-baseline arm, how its lead comparison ends: the success rate's with a success
+    criterion, else the primary metric's."""
+    if comparison.rates is not None:
+        return dict(zip(comparison.rates[ARM], comparison.rates["form"], strict=True))
+    rows = comparison.paired[comparison.paired["metric"] == design.primary.name]
+    return dict(zip(rows[ARM], rows["form"], strict=True))
 
 
 def comparisons(runs: pd.DataFrame, design: Design) -> list[Comparison]:
@@ -297,9 +415,12 @@ def comparisons(runs: pd.DataFrame, design: Design) -> list[Comparison]:
         groups = [(value_text(value), runs[texts == value_text(value)]) for value in values]
     result = []
     for value, group in groups:
+        successes = None if design.success is None else paired_table(
+            group, design, [design.primary], among_successes=True)
         result.append(Comparison(design.facet, value, group, outcome_table(group, design),
                                  metric_table(group, design), success_table(group, design),
-                                 paired_table(group, design)))
+                                 paired_table(group, design), rate_table(group, design),
+                                 successes))
     return result
 
 

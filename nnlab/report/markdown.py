@@ -5,16 +5,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report.analysis import Analysis
+from nnlab.report import stats
+from nnlab.report.analysis import Analysis, experiment_names, read_experiment
 from nnlab.report.compare import ARM, Comparison, Design
 from nnlab.report.runs import Outcome, Selection, param_dtypes
-from nnlab.report.verdict import fmt, fmt_p, verdict
+from nnlab.report.verdict import fmt, fmt_p, fmt_points, verdict
 
 QUESTION = "**Question.** "
 ANSWER = "**Answer.** "
+KEY_RESULT = "**Key result.** "
 INDEX = "README.md"
+# Every row of the index, as markdown, is shorter than this.
+INDEX_ROW_LENGTH = 400
 CLAIM_RULE = ("a difference is claimed only where the Holm-adjusted Wilcoxon p < 0.05 AND the "
               "95% CI of the mean paired difference excludes 0")
+FORMS_RULE = ("Otherwise, with a margin: equivalent where the 90% CI lies inside it (two "
+              "one-sided tests at 5%), else inconclusive, with the seeds per arm that would "
+              f"settle it at {stats.POWER:.0%} power (normal approximation of the paired t-test "
+              "or of the two one-sided tests, one comparison at 5%, from the observed SD of the "
+              "differences); without a margin, the 95% CI bounds the difference")
+PERCENTILE_MARK = "†"
+PERCENTILE_NOTE = (f"{PERCENTILE_MARK} percentile interval: BCa is degenerate here (constant "
+                   "values, or the same outcome on every seed).")
 
 
 @dataclass
@@ -26,7 +38,9 @@ class Report:
     runs: pd.DataFrame
     outcomes: pd.DataFrame  # of all the runs, facets together
     comparisons: list[Comparison]  # one per facet value; one of all runs without a facet
-    answer: str
+    answer: str | None  # the hand-written answer, its numbers filled in; None: none written
+    key_result: str  # computed: the decisive numbers
+    discussion: str | None  # hand-written, its numbers filled in
     figures: list[tuple[str | None, str]]  # (relative path, caption); no path: not drawn, why
     reproduce: list[str]
 
@@ -114,17 +128,31 @@ def _subsection(comparison: Comparison) -> list[str]:
     return [f"### {comparison.title}"] if comparison.facet else []
 
 
+def _bootstrap(low: float, high: float, method: str, sign: bool = False) -> str:
+    """A bootstrap interval's cell, marked where it is a percentile interval."""
+    mark = PERCENTILE_MARK if method == stats.Method.PERCENTILE else ""
+    return _interval(low, high, sign) + mark
+
+
+def _percentile_note(frame: pd.DataFrame, column: str) -> list[str]:
+    return [PERCENTILE_NOTE] if (frame[column] == stats.Method.PERCENTILE).any() else []
+
+
 def _results(comparison: Comparison, design: Design) -> list[str]:
     metric_rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean"]),
                     _interval(row["ci_low"], row["ci_high"]), fmt(row["median"]),
-                    _interval(row["q1"], row["q3"])]
+                    _interval(row["q1"], row["q3"]), fmt(row["iqm"]),
+                    _bootstrap(row["iqm_low"], row["iqm_high"], row["iqm_method"])]
                    for _, row in comparison.metrics.iterrows()]
     parts = [
         *_subsection(comparison),
         table([ARM, "runs", *Outcome, "seeds"],
               comparison.outcomes.to_numpy().tolist()),
-        "Metrics over the finished runs (n = seeds):",
-        table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR"], metric_rows),
+        "Metrics over the finished runs (n = seeds); IQM: the interquartile mean (the middle "
+        "half of the seeds), with a bootstrap 95% CI (BCa):",
+        table(["metric", ARM, "n", "mean", "95% CI", "median", "IQR", "IQM", "IQM 95% CI"],
+              metric_rows),
+        *_percentile_note(comparison.metrics, "iqm_method"),
     ]
     if comparison.success is not None:
         success_rows = [[row[ARM], f"{row['successes']}/{row['n']}",
@@ -142,16 +170,63 @@ def _results_section(report: Report) -> str:
                            for part in _results(comparison, report.design)])
 
 
-def _paired(comparison: Comparison, baseline: str) -> list[str]:
-    rows = [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
+def _form_cell(row: pd.Series) -> str:
+    """A comparison's form, with its margin or the seeds that would settle it."""
+    form = str(row["form"])
+    if row["form"] == stats.Form.EQUIVALENT:
+        return f"{form} (±{row['margin']:g})"
+    if row["form"] == stats.Form.INCONCLUSIVE:
+        seeds = int(row["seeds_needed"])
+        needed = f">{stats.MAX_SEEDS:,}" if seeds > stats.MAX_SEEDS else f"~{seeds:,}"
+        return f"{form} (±{row['margin']:g}; {needed} seeds)"
+    if row["within_margin"]:
+        return f"{form}, within ±{row['margin']:g}"
+    return form
+
+
+def _paired_rows(paired: pd.DataFrame) -> list[list]:
+    return [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
              _interval(row["ci_low"], row["ci_high"], sign=True), fmt_p(row["p_value"]),
              fmt_p(row["p_holm"]), f"{row['better']} / {row['ties']} / {row['worse']}",
-             "yes" if row["detected"] else "no"]
-            for _, row in comparison.paired.iterrows()]
+             f"{fmt(row['poi'])} "
+             f"{_bootstrap(row['poi_low'], row['poi_high'], row['poi_method'])}",
+             _form_cell(row)]
+            for _, row in paired.iterrows()]
+
+
+def _paired_headers(baseline: str) -> list[str]:
+    return ["metric", ARM, "pairs", f"mean difference (arm − {baseline})", "95% CI",
+            "Wilcoxon p", "Holm p", "better / tie / worse (seeds)",
+            "P(improvement) [95% CI]", "verdict"]
+
+
+def _rates(comparison: Comparison, design: Design) -> list[str]:
+    rows = [[row[ARM], row["pairs"], row["both"], row["only_arm"], row["only_baseline"],
+             row["neither"], fmt_p(row["p_value"]), fmt_p(row["p_holm"]),
+             f"{fmt_points(row['rate_difference'])} [{fmt_points(row['ci_low'])}, "
+             f"{fmt_points(row['ci_high'])}]", str(row["form"])]
+            for _, row in comparison.rates.iterrows()]
+    baseline = design.baseline
+    return [
+        f"Success ({design.success.describe()}) against {baseline}'s on the same seeds "
+        "(a diverged run fails): McNemar's exact test on the seeds where exactly one of the "
+        "two succeeds, Holm over the arms; the difference of the rates in percentage points "
+        "with Newcombe's 95% CI for paired proportions:",
+        table([ARM, "seeds", "both succeed", "arm only", f"{baseline} only", "neither",
+               "McNemar exact p", "Holm p", "rate difference (points) [95% CI]", "verdict"],
+              rows),
+        f"{design.primary.name} among the seeds on which both the arm and {baseline} succeed:",
+        table(_paired_headers(baseline), _paired_rows(comparison.among_successes)),
+        *_percentile_note(comparison.among_successes, "poi_method"),
+        "Over all seeds:",
+    ]
+
+
+def _paired(comparison: Comparison, design: Design) -> list[str]:
     return [*_subsection(comparison),
-            table(["metric", ARM, "pairs", f"mean difference (arm − {baseline})", "95% CI",
-                   "Wilcoxon p", "Holm p", "better / tie / worse (seeds)",
-                   "difference detected"], rows)]
+            *(_rates(comparison, design) if comparison.rates is not None else []),
+            table(_paired_headers(design.baseline), _paired_rows(comparison.paired)),
+            *_percentile_note(comparison.paired, "poi_method")]
 
 
 def _paired_section(report: Report) -> str:
@@ -166,8 +241,10 @@ def _paired_section(report: Report) -> str:
         "have the same layer sizes and init): each arm is compared with "
         f"{baseline} seed by seed{' within each' + facet if facet else ''}. Holm's correction "
         f"runs over the arms within each metric{' and' + facet if facet else ''}; "
-        f"{CLAIM_RULE}.",
-        *[part for comparison in report.comparisons for part in _paired(comparison, baseline)],
+        f"{CLAIM_RULE} (better or worse). {FORMS_RULE}. P(improvement): the chance that the "
+        "arm beats the baseline on the same seed, ties counted half, with a bootstrap 95% CI "
+        "(BCa).",
+        *[part for comparison in report.comparisons for part in _paired(comparison, design)],
     ])
 
 
@@ -188,44 +265,85 @@ def _not_counted_section(report: Report) -> str:
     ])
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def render(report: Report) -> str:
-    """The whole report: question, answer, design, tables, figures, verdict, discussion."""
+    """The whole report: question, answer, key result, design, tables, figures, verdict,
+    discussion."""
     figures = "\n\n".join(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path
                           else f"*{caption}*" for path, caption in report.figures)
     verdicts = [part for comparison in report.comparisons
-                for part in [*_subsection(comparison),
-                             verdict(comparison, report.design).paragraph]]
+                for part in [*_subsection(comparison), "\n".join(
+                    f"- {sentence}" for sentence in verdict(comparison, report.design).sentences)]]
     sections = [
         f"# {report.name}",
         QUESTION + _question(report),
-        ANSWER + report.answer,
+        *([ANSWER + _one_line(report.answer) + f" *(Hand-written, {report.analysis.source}; "
+           "its numbers filled in from these runs.)*"] if report.answer else []),
+        KEY_RESULT + report.key_result + " *(Computed.)*",
         _setup_section(report),
         _results_section(report),
         _paired_section(report),
         "## Figures\n\n" + (figures or "None."),
         "\n\n".join(["## Verdict", *verdicts,
-                      f"*Computed from the tables above: {CLAIM_RULE}.*"]),
+                      f"*Computed from the tables above: {CLAIM_RULE}. {FORMS_RULE}.*"]),
     ]
-    if report.analysis.discussion:
-        sections.append(f"## Discussion\n\n*Hand-written ({report.analysis.source}), not "
-                        f"computed from these runs.*\n\n{report.analysis.discussion.strip()}")
+    if report.discussion:
+        sections.append(f"## Discussion\n\n*Hand-written ({report.analysis.source}); its "
+                        f"numbers are filled in from these runs.*\n\n{report.discussion.strip()}")
     sections.append(_not_counted_section(report))
     return "\n\n".join(sections) + "\n"
 
 
+def _marked(lines: list[str], prefix: str) -> str:
+    """A report's line that starts with prefix, without it and without its italic note."""
+    line = next((line[len(prefix):] for line in lines if line.startswith(prefix)), "")
+    return line.rsplit(" *(", 1)[0] if line.endswith(")*") else line
+
+
+def _shortened(text: str, excess: int) -> str:
+    """text less `excess` characters or more, cut at a word, marked with an ellipsis."""
+    if excess <= 0:
+        return text
+    return text[:max(0, len(text) - excess - 1)].rsplit(" ", 1)[0] + "…"
+
+
+def index_row(name: str, question: str, answer: str, key_result: str) -> str:
+    """One row of the index, under INDEX_ROW_LENGTH characters: the answer is cut short (with
+    an ellipsis; the report has it whole) where the row would be longer."""
+    question_cell = f"[{question}]({name}.md)"
+    row = table_row([question_cell, answer, key_result])
+    if len(row) >= INDEX_ROW_LENGTH:
+        answer = _shortened(answer, len(row) - INDEX_ROW_LENGTH + 1)
+        row = table_row([question_cell, answer, key_result])
+    return row
+
+
+def table_row(cells: list[str]) -> str:
+    return table([""] * len(cells), [cells]).splitlines()[-1]
+
+
 def index(out_dir: Path) -> str:
-    """reports/README.md: every report in out_dir with its question and one-line answer."""
+    """reports/README.md: one row per experiment of experiments/ with a report in out_dir, with
+    its short question, hand-written answer and computed key result. Ad-hoc reports (no
+    experiment file) are never listed."""
     rows = []
-    for path in sorted(out_dir.glob("*.md")):
-        if path.name == INDEX:
+    for name in experiment_names():
+        path = out_dir / f"{name}.md"
+        if not path.is_file():
             continue
         lines = path.read_text().splitlines()
-        found = {prefix: next((line[len(prefix):] for line in lines if line.startswith(prefix)),
-                              "") for prefix in (QUESTION, ANSWER)}
-        rows.append([f"[{path.stem}]({path.name})", found[QUESTION], found[ANSWER]])
+        analysis = read_experiment(name)[1]
+        question = analysis.short_question or analysis.question or name
+        rows.append(index_row(name, _one_line(question), _marked(lines, ANSWER) or "—",
+                              _marked(lines, KEY_RESULT)))
     return "\n\n".join([
         "# Reports",
-        "One per question, written by `python -m nnlab.report NAME` from the runs in MLflow; "
-        "this index is rewritten with every report.",
-        table(["report", "question", "answer"], rows),
+        "One per question of `experiments/`, written by `python -m nnlab.report NAME` from the "
+        "runs in MLflow; this index is rewritten with every report. The answer is hand-written "
+        "(its numbers filled in from the runs), the key result computed; each report has the "
+        "whole verdict.",
+        "\n".join(table(["question", "answer", "key result"], []).splitlines() + rows),
     ]) + "\n"

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from nnlab.data import Dataset
 from nnlab.engine import Network
-from nnlab.report.compare import ARM, Comparison, Design, value_text
+from nnlab.report.compare import ARM, Comparison, Design, value_words
 from nnlab.report.plots.style import PALETTE
 from nnlab.report.runs import Outcome
 
@@ -35,7 +35,8 @@ class PlotData:
         if not keys:
             return {arm: (arm,) for arm in self.design.arms}
         first = self.runs.drop_duplicates(ARM).set_index(ARM)[keys]
-        return {arm: tuple(map(value_text, first.loc[arm])) for arm in self.design.arms}
+        return {arm: tuple(value_words(key, value) for key, value in first.loc[arm].items())
+                for arm in self.design.arms}
 
     def short_label(self, arm: str) -> str:
         """The arm's values, for a legend or axis whose title names the keys."""
