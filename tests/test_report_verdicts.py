@@ -92,9 +92,9 @@ def test_a_win_on_every_seed_gets_the_percentile_interval_never_a_nan():
 def test_a_percentile_interval_is_marked_in_the_report_and_says_why():
     design, comparison = _compared(_runs({"relu": [1.0] * 8, "tanh": [0.5] * 8}))
     assert "(percentile: BCa degenerate)" in verdict(comparison, design).lead
-    cells = markdown._paired_rows(comparison.paired)
+    cells = markdown.paired_rows(comparison.paired)
     assert cells[0][8] == f"1 [1, 1]{markdown.PERCENTILE_MARK}"
-    assert markdown.PERCENTILE_NOTE in markdown._paired(comparison, design)
+    assert markdown.PERCENTILE_NOTE in markdown.paired_section(comparison, design)
 
 
 # Rates: McNemar's exact test and Newcombe's interval.

@@ -184,7 +184,8 @@ def _form_cell(row: pd.Series) -> str:
     return form
 
 
-def _paired_rows(paired: pd.DataFrame) -> list[list]:
+def paired_rows(paired: pd.DataFrame) -> list[list]:
+    """The cells of a paired table, one row per arm and metric, as the report prints them."""
     return [[row["metric"], row[ARM], row["n"], fmt(row["mean_difference"], sign=True),
              _interval(row["ci_low"], row["ci_high"], sign=True), fmt_p(row["p_value"]),
              fmt_p(row["p_holm"]), f"{row['better']} / {row['ties']} / {row['worse']}",
@@ -216,16 +217,17 @@ def _rates(comparison: Comparison, design: Design) -> list[str]:
                "McNemar exact p", "Holm p", "rate difference (points) [95% CI]", "verdict"],
               rows),
         f"{design.primary.name} among the seeds on which both the arm and {baseline} succeed:",
-        table(_paired_headers(baseline), _paired_rows(comparison.among_successes)),
+        table(_paired_headers(baseline), paired_rows(comparison.among_successes)),
         *_percentile_note(comparison.among_successes, "poi_method"),
         "Over all seeds:",
     ]
 
 
-def _paired(comparison: Comparison, design: Design) -> list[str]:
+def paired_section(comparison: Comparison, design: Design) -> list[str]:
+    """The report's paired comparisons with the baseline, of one facet value (or of all)."""
     return [*_subsection(comparison),
             *(_rates(comparison, design) if comparison.rates is not None else []),
-            table(_paired_headers(design.baseline), _paired_rows(comparison.paired)),
+            table(_paired_headers(design.baseline), paired_rows(comparison.paired)),
             *_percentile_note(comparison.paired, "poi_method")]
 
 
@@ -244,7 +246,7 @@ def _paired_section(report: Report) -> str:
         f"{CLAIM_RULE} (better or worse). {FORMS_RULE}. P(improvement): the chance that the "
         "arm beats the baseline on the same seed, ties counted half, with a bootstrap 95% CI "
         "(BCa).",
-        *[part for comparison in report.comparisons for part in _paired(comparison, design)],
+        *[part for comparison in report.comparisons for part in paired_section(comparison, design)],
     ])
 
 
