@@ -146,6 +146,7 @@ def build(config: RunConfig) -> RunInputs:
         loss=config.loss,
         lr=config.lr,
         epochs=config.epochs,
+        steps=config.steps,
         batch_size=config.batch_size,
         reduction=config.reduction,
         l1=config.l1,

@@ -56,6 +56,9 @@ class RunConfig:
     momentum: float = 0.0
     batch_size: int | None = None
     epochs: int = 1
+    # The run's length in updates; when set it wins over `epochs`, which a sweep cannot make
+    # follow the batch size or n_train (Hydra's sweeps are cartesian products).
+    steps: int | None = None
     reduction: str = "mean"  # mean | sum: how the batch cost (and its gradient) is scaled
     l1: float = 0.0
     l2: float = 0.0

@@ -118,6 +118,7 @@ ONE_FORMAT = [
     (["batch_size=0"], "batch_size=0", "an int >= 1, or null"),
     (["hidden=[16,0]"], "hidden=[16, 0]", "each item an int >= 1"),
     (["dataset.n_train=50000"], "dataset.n_train=50000", "1..9600"),
+    (["steps=0"], "steps=0", "an int >= 1, or null (epochs sets the length)"),
 ]
 
 
