@@ -91,6 +91,7 @@ def _dataset_options(config: RunConfig) -> dict:
         "n_samples": config.dataset.n_samples,
         "n_test": config.dataset.n_test,
         "noise": config.dataset.noise,
+        "target_noise": config.dataset.target_noise,
         "train_fraction": config.dataset.train_fraction,
     }
     return {key: value for key, value in options.items() if value is not None}

@@ -21,7 +21,8 @@ class DatasetConfig:
     n_train: int | None = None  # shrink the training split (stratified); None: all of it
     n_samples: int | None = None  # options of the generated datasets; None: their default
     n_test: int | None = None
-    noise: float | None = None
+    noise: float | None = None  # input jitter (moons, moons3)
+    target_noise: float | None = None  # std of Gaussian noise on the training targets (sincos)
     train_fraction: float | None = None  # iris
 
 

@@ -119,6 +119,9 @@ ONE_FORMAT = [
     (["hidden=[16,0]"], "hidden=[16, 0]", "each item an int >= 1"),
     (["dataset.n_train=50000"], "dataset.n_train=50000", "1..9600"),
     (["steps=0"], "steps=0", "an int >= 1, or null (epochs sets the length)"),
+    (["dataset.target_noise=-0.1"], "dataset.target_noise=-0.1", "a finite float >= 0"),
+    (["dataset=moons", "dataset.target_noise=0.1"], "dataset.target_noise=0.1",
+     "the options of moons: n_samples, noise, n_test"),
 ]
 
 
