@@ -15,6 +15,7 @@ from nnlab.engine import (
     Schedule,
     TrainConfig,
     classification_metrics,
+    dead_outputs_frac,
     dead_units_frac,
     init_network,
     mean_cost,
@@ -170,6 +171,7 @@ def test_metrics_of_a_diverged_network_raise_no_warning(sizes, output):
             mean_cost(net, x, labels, "squared")
             classification_metrics(net, x, labels)
         dead_units_frac(net, x)
+        dead_outputs_frac(net, x)
 
 
 def test_schedules_follow_their_formulas():
@@ -207,6 +209,24 @@ def test_dead_units_frac_counts_relu_units_silent_on_every_sample():
     net.biases[0][:] = [0.0, -5.0, -0.5, 1.0]  # unit 1 and unit 2 never fire on x in [0, 1)
     x, _ = _regression()
     assert dead_units_frac(net, x) == 0.5
+
+
+def test_dead_outputs_frac_counts_relu_outputs_silent_on_every_sample():
+    net = init_network([1, 2, 3], "tanh", "relu", Init("normal", std=0.1),
+                       np.random.default_rng(0))
+    # |tanh| < 1 and the weights are small: the biases decide, and only output 1 never fires.
+    net.biases[1][:] = [1.0, -5.0, 5.0]
+    x, _ = _regression()
+    assert dead_outputs_frac(net, x) == pytest.approx(1 / 3)
+
+
+def test_relu_net_shifted_very_negative_is_dead_from_its_initial_weights():
+    # As the init_shift experiment shifts the mean: inputs >= 0 meet weights and biases < 0.
+    net = init_network([1, 16, 2], "relu", "relu", Init("normal", mean=-1.0, std=0.1, bias="same"),
+                       np.random.default_rng(0))
+    x, _ = _regression()
+    assert dead_units_frac(net, x) == 1.0
+    assert dead_outputs_frac(net, x) == 1.0
 
 
 def test_net_without_hidden_layer_fits_a_line():
