@@ -13,7 +13,8 @@ sense on "sum". A step on a batch B of b of the n rows descends
 
 an unbiased estimate of b/n J (sum) or of J (mean). Either way the penalty's weight against the
 data term does not depend on the batch size: on "sum", the b/n of an epoch's batches add up to
-one, so an epoch pulls the weights as one full-batch step does. A full batch descends J itself.
+one, so that the penalty of an epoch pulls the weights as far as that of one full-batch step;
+on "mean", every step is an estimate of the whole gradient. A full batch descends J itself.
 
 The loss recorded for each step is J_B / b on "sum" and J_B on "mean": the batch's mean cost plus
 penalty / n (sum) or penalty (mean), i.e. the whole set's objective per sample (J / n, or J),
