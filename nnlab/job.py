@@ -32,6 +32,7 @@ from nnlab.engine import (
     Schedule,
     TrainConfig,
     classification_metrics,
+    dead_outputs_frac,
     dead_units_frac,
     init_network,
     mean_cost,
@@ -91,6 +92,7 @@ def _dataset_options(config: RunConfig) -> dict:
         "n_samples": config.dataset.n_samples,
         "n_test": config.dataset.n_test,
         "noise": config.dataset.noise,
+        "target_noise": config.dataset.target_noise,
         "train_fraction": config.dataset.train_fraction,
     }
     return {key: value for key, value in options.items() if value is not None}
@@ -146,6 +148,7 @@ def build(config: RunConfig) -> RunInputs:
         loss=config.loss,
         lr=config.lr,
         epochs=config.epochs,
+        steps=config.steps,
         batch_size=config.batch_size,
         reduction=config.reduction,
         l1=config.l1,
@@ -156,8 +159,21 @@ def build(config: RunConfig) -> RunInputs:
     return RunInputs(data, net, train_config, shuffle_rng)
 
 
+def dead_units(net: Network, x: np.ndarray) -> dict[str, float]:
+    """The fractions of dead ReLUs on inputs x: `dead_units_frac` for ReLU hidden layers,
+    `dead_outputs_frac` for a ReLU output layer. Other activations have none: only a ReLU's
+    gradient is 0 wherever it is silent, so that a unit silent on every input learns nothing."""
+    fractions: dict[str, float] = {}
+    if net.activation == "relu" and len(net.weights) > 1:
+        fractions["dead_units_frac"] = dead_units_frac(net, x)
+    if net.output == "relu":
+        fractions["dead_outputs_frac"] = dead_outputs_frac(net, x)
+    return fractions
+
+
 def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
-    """The cost on both splits and the yardsticks that do not depend on the cost."""
+    """The cost on both splits, the yardsticks that do not depend on the cost, and the dead
+    units on the training inputs."""
     metrics = {
         "final_train_loss": mean_cost(net, data.x_train, data.y_train, loss),
         "test_loss": mean_cost(net, data.x_test, data.y_test, loss),
@@ -170,9 +186,7 @@ def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
         test = classification_metrics(net, data.x_test, data.y_test)
         metrics |= {"train_accuracy": train_scores["accuracy"],
                     "test_accuracy": test["accuracy"], "test_logloss": test["logloss"]}
-    if net.activation == "relu" and len(net.weights) > 1:
-        metrics["dead_units_frac"] = dead_units_frac(net, data.x_train)
-    return metrics
+    return metrics | dead_units(net, data.x_train)
 
 
 def save_weights(net: Network, path: Path) -> None:
@@ -200,9 +214,12 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     # One BLAS thread whatever the process: on several, OpenBLAS sums some large products in
     # another order, and the run would not be a function of its config alone.
     with threadpool_limits(limits=1, user_api="blas"):
+        # Before train, which updates the network in place.
+        at_init = {f"{name}_at_init": value
+                   for name, value in dead_units(inputs.net, inputs.data.x_train).items()}
         result = train(inputs.net, inputs.data.x_train, inputs.data.y_train, inputs.train_config,
                        inputs.shuffle_rng)
-        metrics = evaluate(inputs.net, inputs.data, config.loss)
+        metrics = evaluate(inputs.net, inputs.data, config.loss) | at_init
     metrics |= {"train_time_s": result.train_time_s, "steps": float(result.steps)}
     if result.steps:
         metrics["time_per_step_ms"] = 1000 * result.train_time_s / result.steps

@@ -21,7 +21,8 @@ class DatasetConfig:
     n_train: int | None = None  # shrink the training split (stratified); None: all of it
     n_samples: int | None = None  # options of the generated datasets; None: their default
     n_test: int | None = None
-    noise: float | None = None
+    noise: float | None = None  # input jitter (moons, moons3)
+    target_noise: float | None = None  # std of Gaussian noise on the training targets (sincos)
     train_fraction: float | None = None  # iris
 
 
@@ -56,6 +57,9 @@ class RunConfig:
     momentum: float = 0.0
     batch_size: int | None = None
     epochs: int = 1
+    # The run's length in updates; when set it wins over `epochs`, which a sweep cannot make
+    # follow the batch size or n_train (Hydra's sweeps are cartesian products).
+    steps: int | None = None
     reduction: str = "mean"  # mean | sum: how the batch cost (and its gradient) is scaled
     l1: float = 0.0
     l2: float = 0.0

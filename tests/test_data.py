@@ -94,6 +94,30 @@ def test_sincos_test_inputs_are_drawn_independently_of_the_training_inputs() -> 
     assert not np.isin(data.x_test, data.x_train).any()
 
 
+def test_sincos_target_noise_has_the_requested_standard_deviation_on_the_training_targets_only(
+) -> None:
+    clean = load_dataset("sincos", rng(3), n_samples=2000, n_test=100)
+    noisy = load_dataset("sincos", rng(3), n_samples=2000, n_test=100, target_noise=0.1)
+    # The same inputs, and the test split is the true function: the report compares with it.
+    for same in ("x_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(noisy, same), getattr(clean, same))
+    noise = noisy.y_train - clean.y_train
+    assert np.std(noise[:, 0]) == pytest.approx(0.1, rel=0.05)
+    assert np.std(noise[:, 1]) == pytest.approx(0.1, rel=0.05)
+    assert abs(np.corrcoef(noise.T)[0, 1]) < 0.1  # sin and cos get noise of their own
+    # A row's noise does not depend on how many rows are kept.
+    small = load_dataset("sincos", rng(3), n_samples=2000, n_test=100, target_noise=0.1,
+                         n_train=16)
+    np.testing.assert_array_equal(small.y_train, noisy.y_train[:16])
+
+
+def test_sincos_without_target_noise_is_the_noise_free_draw() -> None:
+    default = load_dataset("sincos", rng(4), n_samples=50, n_test=10)
+    at_zero = load_dataset("sincos", rng(4), n_samples=50, n_test=10, target_noise=0.0)
+    for a, b in zip(arrays(default), arrays(at_zero), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_moons_classes_are_balanced_and_an_odd_extra_point_goes_to_class_0() -> None:
     np.testing.assert_array_equal(np.bincount(moons(rng(), n_samples=200).y_train), [100, 100])
     np.testing.assert_array_equal(np.bincount(moons(rng(), n_samples=201).y_train), [101, 100])
@@ -244,6 +268,9 @@ def test_stratified_take_gives_every_class_a_row_when_there_are_enough_rows() ->
         ("moons3", {"n_test": 2}, ["dataset.n_test", "2", ">= 3"]),
         ("sincos", {"n_samples": 0}, ["dataset.n_samples", "0", ">= 1"]),
         ("sincos", {"n_test": True}, ["dataset.n_test", "True", ">= 1"]),
+        ("sincos", {"target_noise": -0.1}, ["dataset.target_noise", "-0.1", ">= 0"]),
+        ("moons", {"target_noise": 0.1}, ["dataset.target_noise", "0.1", "n_samples, noise, "
+                                                                        "n_test"]),
         ("iris", {"train_fraction": 1.5}, ["dataset.train_fraction", "1.5", "(0, 1)"]),
         ("iris", {"train_fraction": 0.01}, ["dataset.train_fraction", "0.01", "3..147"]),
     ],

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab.engine import HIDDEN_ACTIVATIONS, Init, TrainConfig, init_network
+from nnlab.engine.regularizers import penalty
 from nnlab.engine.training import objective_and_gradients
 
 # Each loss with the outputs it is defined on.
@@ -36,14 +37,15 @@ def _problem(loss: str, output: str, activation: str, hidden: list[int], seed: i
     return net, x, y
 
 
-def _numerical_gradient(net, x, y, config, param: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def _numerical_gradient(net, x, y, config, param: np.ndarray, h: float = 1e-6,
+                        n_train: int | None = None) -> np.ndarray:
     grad = np.empty_like(param)
     for index in np.ndindex(param.shape):
         saved = param[index]
         param[index] = saved + h
-        plus = objective_and_gradients(net, x, y, config)[0]
+        plus = objective_and_gradients(net, x, y, config, n_train)[0]
         param[index] = saved - h
-        minus = objective_and_gradients(net, x, y, config)[0]
+        minus = objective_and_gradients(net, x, y, config, n_train)[0]
         param[index] = saved
         grad[index] = (plus - minus) / (2 * h)
     return grad
@@ -65,6 +67,35 @@ def test_gradient_matches_finite_differences(activation, loss, output, l1, l2, r
     for param, grad in zip(net.weights + net.biases, analytic, strict=True):
         numeric = _numerical_gradient(net, x, y, config, param)
         assert _relative_error(grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize(("l1", "l2"), REGULARIZATION[1:])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_gradient_of_a_batch_of_a_larger_training_set_matches_finite_differences(
+        activation, l1, l2, reduction):
+    # The 7 rows as one batch of 70: on "sum" the penalty weighs 7/70 in the batch's objective.
+    net, x, y = _problem("squared", "identity", activation, hidden=[5, 3])
+    config = TrainConfig(l1=l1, l2=l2, reduction=reduction)
+    _, weight_grads, bias_grads = objective_and_gradients(net, x, y, config, n_train=70)
+    analytic = [g.copy() for g in weight_grads + bias_grads]
+    for param, grad in zip(net.weights + net.biases, analytic, strict=True):
+        numeric = _numerical_gradient(net, x, y, config, param, n_train=70)
+        assert _relative_error(grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize(("reduction", "weight"), [("sum", 7 / 70), ("mean", 1.0)])
+def test_a_batch_objective_weighs_the_penalty_by_b_over_n_on_sum_and_by_1_on_mean(
+        reduction, weight):
+    net, x, y = _problem("squared", "identity", "tanh", hidden=[5])
+    data_term = objective_and_gradients(net, x, y, TrainConfig(reduction=reduction))[0]
+    l1, l2 = 0.02, 0.04
+    config = TrainConfig(l1=l1, l2=l2, reduction=reduction)
+    penalized = objective_and_gradients(net, x, y, config, n_train=70)[0]
+    assert penalized == pytest.approx(data_term + weight * penalty(net.weights, l1, l2), rel=1e-12)
+    # The batch that is the whole training set is weighed as the whole set, on both reductions.
+    whole = objective_and_gradients(net, x, y, config)[0]
+    assert whole == pytest.approx(data_term + penalty(net.weights, l1, l2), rel=1e-12)
 
 
 @pytest.mark.parametrize(("loss", "output"), LOSS_OUTPUTS)

@@ -3,17 +3,20 @@
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from nnlab.data import load_dataset
 from nnlab.engine import (
     ACTIVATIONS,
     Init,
     Schedule,
     TrainConfig,
     classification_metrics,
+    dead_outputs_frac,
     dead_units_frac,
     init_network,
     mean_cost,
@@ -64,6 +67,70 @@ def test_full_batch_takes_one_step_per_epoch():
     assert result.steps == 13
 
 
+def test_steps_stop_the_run_after_that_many_updates_mid_epoch():
+    _, by_epochs = _fit(0, TrainConfig(lr=0.5, epochs=3, batch_size=10))  # 3 x 7 steps
+    _, by_steps = _fit(0, TrainConfig(lr=0.5, epochs=1000, steps=17, batch_size=10))
+    assert by_steps.steps == 17  # epochs is not read
+    # The same shuffles and updates as a run by epochs, up to the 4th step of the 3rd epoch.
+    np.testing.assert_array_equal(by_steps.loss_history, by_epochs.loss_history[:17])
+
+
+def test_steps_of_whole_epochs_give_the_run_of_that_many_epochs():
+    net_a, by_epochs = _fit(0, TrainConfig(lr=0.5, epochs=3, batch_size=10))
+    net_b, by_steps = _fit(0, TrainConfig(lr=0.5, steps=21, batch_size=10))
+    np.testing.assert_array_equal(by_steps.loss_history, by_epochs.loss_history)
+    for wa, wb in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def _epoch_update(config: TrainConfig) -> np.ndarray:
+    """Every weight's change over the run `config` (one epoch, below), flattened."""
+    x, y = _regression()
+    net = init_network([1, 8, 2], "tanh", "identity", Init("lecun"), np.random.default_rng(0))
+    start = np.concatenate([w.ravel() for w in net.weights])
+    train(net, x, y, config, np.random.default_rng(100))
+    return np.concatenate([w.ravel() for w in net.weights]) - start
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_the_penaltys_share_of_an_epochs_update_does_not_depend_on_the_batch_size(reduction):
+    # At a learning rate this small the weights hardly move within the epoch, so its update is
+    # the sum of its steps' gradients at the initial weights: data term and penalty add up apart.
+    shares = {}
+    for batch_size in (1, 8, None):
+        data_only = TrainConfig(lr=1e-7, epochs=1, batch_size=batch_size, reduction=reduction)
+        update = _epoch_update(replace(data_only, l2=1.0))
+        data_update = _epoch_update(data_only)
+        shares[batch_size] = np.linalg.norm(update - data_update) / np.linalg.norm(update)
+    assert shares[None] > 0.01  # the penalty's pull is there to be measured
+    assert shares[1] == pytest.approx(shares[None], rel=1e-4)
+    assert shares[8] == pytest.approx(shares[None], rel=1e-4)
+
+
+# Numbers of the code before the penalty was weighted by b / n_train (commit 36d807e), recorded
+# on it: a full batch (b / n_train = 1) and the averaged cost descend the same objective as then.
+BEFORE_THE_WEIGHTED_PENALTY = {
+    "full-batch-sum": (dict(lr=0.01, epochs=300, reduction="sum", l1=1e-3, l2=1e-2),
+                       (0.044926922206712926, -4.3582335624911845, 3.4578236321976563)),
+    "batches-of-16-mean": (dict(lr=0.5, epochs=20, batch_size=16, reduction="mean", l2=1e-2),
+                           (0.39494422977031896, 0.18997553912295712, 0.8965576941060122)),
+}
+
+
+@pytest.mark.parametrize(("settings", "recorded"), BEFORE_THE_WEIGHTED_PENALTY.values(),
+                         ids=BEFORE_THE_WEIGHTED_PENALTY.keys())
+def test_full_batch_and_averaged_runs_are_bit_for_bit_those_before_the_weighted_penalty(
+        settings, recorded):
+    rng = np.random.default_rng(5)
+    data = load_dataset("moons", rng)
+    net = init_network([2, 3, 2], "tanh", "softmax", Init("lecun"), rng)
+    config = TrainConfig(loss="cross_entropy", **settings)
+    result = train(net, data.x_train, data.y_train, config, rng)
+    numbers = (float(result.loss_history[-1]), float(net.weights[0][0, 0]),
+               float(net.weights[1][2, 1]))
+    assert numbers == recorded
+
+
 def test_float32_network_trains_in_float32():
     net, result = _fit(0, TrainConfig(lr=0.5, epochs=30, batch_size=16), dtype=np.float32)
     assert all(w.dtype == np.float32 for w in net.weights + net.biases)
@@ -105,6 +172,7 @@ def test_metrics_of_a_diverged_network_raise_no_warning(sizes, output):
             mean_cost(net, x, labels, "squared")
             classification_metrics(net, x, labels)
         dead_units_frac(net, x)
+        dead_outputs_frac(net, x)
 
 
 def test_schedules_follow_their_formulas():
@@ -144,6 +212,24 @@ def test_dead_units_frac_counts_relu_units_silent_on_every_sample():
     assert dead_units_frac(net, x) == 0.5
 
 
+def test_dead_outputs_frac_counts_relu_outputs_silent_on_every_sample():
+    net = init_network([1, 2, 3], "tanh", "relu", Init("normal", std=0.1),
+                       np.random.default_rng(0))
+    # |tanh| < 1 and the weights are small: the biases decide, and only output 1 never fires.
+    net.biases[1][:] = [1.0, -5.0, 5.0]
+    x, _ = _regression()
+    assert dead_outputs_frac(net, x) == pytest.approx(1 / 3)
+
+
+def test_relu_net_shifted_very_negative_is_dead_from_its_initial_weights():
+    # As the init_shift experiment shifts the mean: inputs >= 0 meet weights and biases < 0.
+    net = init_network([1, 16, 2], "relu", "relu", Init("normal", mean=-1.0, std=0.1, bias="same"),
+                       np.random.default_rng(0))
+    x, _ = _regression()
+    assert dead_units_frac(net, x) == 1.0
+    assert dead_outputs_frac(net, x) == 1.0
+
+
 def test_net_without_hidden_layer_fits_a_line():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(50, 2))
@@ -167,6 +253,8 @@ def _default_args():
         ({"lr": float("nan")}, "lr=nan"),
         ({"batch_size": 0}, "batch_size=0"),
         ({"epochs": 0}, "epochs=0"),
+        ({"steps": 0}, "steps=0"),
+        ({"steps": 2.5}, "steps=2.5"),
         ({"l1": -1.0}, "l1=-1.0"),
         ({"l2": -1e-3}, "l2=-0.001"),
         ({"loss": "hinge"}, "loss=hinge"),

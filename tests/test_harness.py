@@ -57,6 +57,9 @@ def test_every_run_carries_the_contract_params_tags_metrics_and_artifacts(headli
         assert params["init.std"] == "0.1" and params["seed"] == run.info.run_name[-1]
         assert CONTRACT_METRICS <= set(run.data.metrics)
         assert ("dead_units_frac" in run.data.metrics) == (params["activation"] == "relu")
+        for dead in ("dead_units_frac", "dead_outputs_frac"):  # output follows activation
+            assert (dead in run.data.metrics) == (f"{dead}_at_init" in run.data.metrics) \
+                == (params["activation"] == "relu")
         assert run.data.metrics["steps"] == 20
         history = client.get_metric_history(run.info.run_id, "train_loss")
         assert sorted(m.step for m in history) == list(range(20))
@@ -118,6 +121,10 @@ ONE_FORMAT = [
     (["batch_size=0"], "batch_size=0", "an int >= 1, or null"),
     (["hidden=[16,0]"], "hidden=[16, 0]", "each item an int >= 1"),
     (["dataset.n_train=50000"], "dataset.n_train=50000", "1..9600"),
+    (["steps=0"], "steps=0", "an int >= 1, or null (epochs sets the length)"),
+    (["dataset.target_noise=-0.1"], "dataset.target_noise=-0.1", "a finite float >= 0"),
+    (["dataset=moons", "dataset.target_noise=0.1"], "dataset.target_noise=0.1",
+     "the options of moons: n_samples, noise, n_test"),
 ]
 
 

@@ -24,21 +24,29 @@ def _arcs_options(n_arcs: int) -> dict[str, Constraint]:
     return {"n_samples": rows, "noise": Interval(Real, 0, None), "n_test": rows}
 
 
-@check_arguments({"n_samples": Interval(Integral, 1, None), "n_test": Interval(Integral, 1, None)},
-                 prefix="dataset.")
-def sincos(rng: np.random.Generator, n_samples: int = 9600, n_test: int = 1000) -> Dataset:
+@check_arguments({"n_samples": Interval(Integral, 1, None), "n_test": Interval(Integral, 1, None),
+                  "target_noise": Interval(Real, 0, None)}, prefix="dataset.")
+def sincos(
+    rng: np.random.Generator, n_samples: int = 9600, n_test: int = 1000, target_noise: float = 0.0
+) -> Dataset:
     """Regression from x ~ U[0, 1) of shape (n, 1) to the two targets [sin x, cos x].
 
     The default 9600 rows are the tutorial's 300 batches of 32, each freshly drawn.
-    The test rows are drawn independently from the same distribution.
+    The test rows are drawn independently from the same distribution. `target_noise` is the
+    standard deviation of Gaussian noise on both training targets; the test targets stay the
+    true sin x and cos x, which is what a fit is judged against.
     """
     x_train = rng.random((n_samples, 1))
     x_test = rng.random((n_test, 1))
+    y_train = np.hstack([np.sin(x_train), np.cos(x_train)])
+    if target_noise:
+        # Drawn after the inputs, so that runs differing only in target_noise share them.
+        y_train += rng.normal(scale=target_noise, size=y_train.shape)
     return Dataset(
         name="sincos",
         task=REGRESSION,
         x_train=x_train,
-        y_train=np.hstack([np.sin(x_train), np.cos(x_train)]),
+        y_train=y_train,
         x_test=x_test,
         y_test=np.hstack([np.sin(x_test), np.cos(x_test)]),
         n_classes=None,

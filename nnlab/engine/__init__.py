@@ -14,6 +14,7 @@ from nnlab.engine.losses import LOSSES
 from nnlab.engine.metrics import (
     class_probabilities,
     classification_metrics,
+    dead_outputs_frac,
     dead_units_frac,
     mean_cost,
     regression_metrics,
@@ -43,6 +44,7 @@ __all__ = [
     "TrainResult",
     "class_probabilities",
     "classification_metrics",
+    "dead_outputs_frac",
     "dead_units_frac",
     "init_network",
     "mean_cost",

@@ -49,11 +49,23 @@ def classification_metrics(net: Network, x: np.ndarray, labels: np.ndarray) -> d
         }
 
 
-def dead_units_frac(net: Network, x: np.ndarray) -> float:
-    """Fraction of hidden units whose output is 0 for every row of x (dead ReLUs)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        layers = hidden_outputs(net, x)
+def _silent_frac(layers: list[np.ndarray]) -> float:
+    """Fraction of the units (columns) of `layers` whose output is <= 0 on every row: for a
+    ReLU, 0 on every input, so no gradient reaches its weights through the data."""
     if not layers:
         return 0.0
     dead = sum(int(np.sum(np.all(a <= 0, axis=0))) for a in layers)
     return dead / sum(a.shape[1] for a in layers)
+
+
+def dead_units_frac(net: Network, x: np.ndarray) -> float:
+    """Fraction of hidden units whose output is 0 for every row of x (dead ReLUs)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _silent_frac(hidden_outputs(net, x))
+
+
+def dead_outputs_frac(net: Network, x: np.ndarray) -> float:
+    """Fraction of output units whose output is 0 for every row of x (dead ReLU outputs: a
+    target such a unit stands for is predicted as 0 whatever the input)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _silent_frac([predict(net, x)])

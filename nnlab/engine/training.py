@@ -1,9 +1,24 @@
 """The training loop: minibatch SGD on a cost, with divergence detection.
 
-The minimized objective on a batch of m rows is  s * sum_i cost_i + penalty(W),  with s = 1/m
-(`reduction="mean"`) or s = 1 (`reduction="sum"`: the moons and iris tutorials take steps on the
-summed cost, so their learning rates only make sense that way). The loss recorded for each step is
-that objective divided by s * m, i.e. the mean per-sample cost plus the penalty on the same scale.
+The objective of a run is the cost over its whole training set of n rows plus the penalty:
+
+    J(W) = sum_i cost_i + penalty(W)          (reduction="sum")
+    J(W) = 1/n sum_i cost_i + penalty(W)      (reduction="mean")
+
+The moons and iris tutorials take steps on the summed cost, so their learning rates only make
+sense on "sum". A step on a batch B of b of the n rows descends
+
+    J_B(W) = sum_{i in B} cost_i + b/n penalty(W)      (sum)
+    J_B(W) = 1/b sum_{i in B} cost_i + penalty(W)      (mean)
+
+an unbiased estimate of b/n J (sum) or of J (mean). Either way the penalty's weight against the
+data term does not depend on the batch size: on "sum", the b/n of an epoch's batches add up to
+one, so that the penalty of an epoch pulls the weights as far as that of one full-batch step;
+on "mean", every step is an estimate of the whole gradient. A full batch descends J itself.
+
+The loss recorded for each step is J_B / b on "sum" and J_B on "mean": the batch's mean cost plus
+penalty / n (sum) or penalty (mean), i.e. the whole set's objective per sample (J / n, or J),
+estimated on the batch.
 """
 
 import math
@@ -37,6 +52,7 @@ class TrainConfig:
     loss: str = "squared"
     lr: float = 0.1
     epochs: int = 1
+    steps: int | None = None  # the run's length in updates; None: `epochs` passes
     batch_size: int | None = None  # None: the full training set
     reduction: str = "mean"
     l1: float = 0.0
@@ -50,6 +66,7 @@ TRAIN_CONSTRAINTS = {
     "loss": Options(LOSSES),
     "lr": Interval(Real, 0, None, closed="neither"),
     "epochs": Interval(Integral, 1, None),
+    "steps": NoneOr(Interval(Integral, 1, None), "epochs sets the length"),
     "batch_size": NoneOr(Interval(Integral, 1, None), "the full batch"),
     "reduction": Options(REDUCTIONS),
     "l1": Interval(Real, 0, None),
@@ -118,11 +135,23 @@ def validate_network(activation: str, output: str, init: Init) -> None:
     require(init.high >= init.low, "init.high", init.high, f"a float >= init.low ({init.low})")
 
 
+def penalty_weight(rows: int, n_train: int, reduction: str) -> float:
+    """The penalty's weight in the objective of a batch of `rows` of the `n_train` training rows
+    (module doc): rows / n_train on the summed cost, 1 on the averaged one."""
+    return rows / n_train if reduction == "sum" else 1.0
+
+
 def _gradient_step(
-    net: Network, ws: Workspace, x: np.ndarray, targets: np.ndarray, config: TrainConfig
+    net: Network,
+    ws: Workspace,
+    x: np.ndarray,
+    targets: np.ndarray,
+    config: TrainConfig,
+    weight: float,
 ) -> float:
-    """Forward, cost and backward on one batch; returns the recorded loss (see module doc).
-    The gradients of the objective are left in ws.weight_grads and ws.bias_grads."""
+    """Forward, cost and backward on one batch, the penalty weighted by `weight`; returns the
+    recorded loss (see module doc). The gradients of the batch's objective are left in
+    ws.weight_grads and ws.bias_grads."""
     rows = x.shape[0]
     activations, deltas, loss_scratch, ones = ws.rows(rows)
     scale = 1.0 / rows if config.reduction == "mean" else 1.0
@@ -135,27 +164,31 @@ def _gradient_step(
     backward_pass(net, x, activations, deltas, ws.weight_grads, ws.bias_grads, ones)
     reg_cost = 0.0
     if config.l1 or config.l2:
-        reg_cost = penalty(net.weights, config.l1, config.l2)
-        add_penalty_gradient(net.weights, ws.weight_grads, config.l1, config.l2,
-                             ws.weight_scratch)
+        l1, l2 = weight * config.l1, weight * config.l2
+        reg_cost = penalty(net.weights, l1, l2)
+        add_penalty_gradient(net.weights, ws.weight_grads, l1, l2, ws.weight_scratch)
     return (scale * data_cost + reg_cost) / (scale * rows)
 
 
 def objective_and_gradients(
-    net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig
+    net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig, n_train: int | None = None
 ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-    """The objective minimized on the batch (x, y) and its exact gradients (for checking)."""
+    """The objective J_B minimized on the batch (x, y) of a training set of `n_train` rows
+    (None: the batch is the whole set) and its exact gradients (for checking)."""
+    rows = x.shape[0]
+    weight = penalty_weight(rows, rows if n_train is None else n_train, config.reduction)
     targets = encode_targets(y, net.sizes[-1], net.dtype)
-    ws = allocate_workspace(net, x.shape[0])
-    recorded = _gradient_step(net, ws, np.asarray(x, net.dtype), targets, config)
-    scale = 1.0 / x.shape[0] if config.reduction == "mean" else 1.0
-    return recorded * scale * x.shape[0], ws.weight_grads, ws.bias_grads
+    ws = allocate_workspace(net, rows)
+    recorded = _gradient_step(net, ws, np.asarray(x, net.dtype), targets, config, weight)
+    scale = 1.0 / rows if config.reduction == "mean" else 1.0
+    return recorded * scale * rows, ws.weight_grads, ws.bias_grads
 
 
 def train(
     net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig, rng: np.random.Generator
 ) -> TrainResult:
-    """Train `net` in place; shuffling (per epoch, minibatches only) draws from `rng`."""
+    """Train `net` in place for `config.steps` updates, or else `config.epochs` passes; the
+    shuffling (per epoch, minibatches only) draws from `rng`, whatever the length."""
     x = np.asarray(x)
     y = np.asarray(y)
     validate(net, x, y, config)
@@ -164,7 +197,7 @@ def train(
     n = x.shape[0]
     batch = n if config.batch_size is None else min(config.batch_size, n)
     steps_per_epoch = math.ceil(n / batch)
-    n_steps = steps_per_epoch * config.epochs
+    n_steps = steps_per_epoch * config.epochs if config.steps is None else config.steps
     lrs = learning_rates(config.schedule, config.lr, n_steps).tolist()
     history = np.full(n_steps, np.nan)
     ws = allocate_workspace(net, batch)
@@ -174,20 +207,22 @@ def train(
     shuffle = batch < n
     x_epoch, t_epoch = (np.empty_like(x), np.empty_like(targets)) if shuffle else (x, targets)
     bounds = [(start, min(start + batch, n)) for start in range(0, n, batch)]
+    batches = [(lo, hi, penalty_weight(hi - lo, n, config.reduction)) for lo, hi in bounds]
 
     step, diverged_at = 0, None
     start_time = time.perf_counter()
     # Overflow on the way to a divergence is expected; it is detected and reported below.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for _ in range(config.epochs):
+        for _ in range(math.ceil(n_steps / steps_per_epoch)):
             if shuffle:
                 order = rng.permutation(n)
                 # mode="clip" lets take write straight into `out` (with the default "raise" it
                 # buffers); a permutation has no index to clip.
                 np.take(x, order, axis=0, out=x_epoch, mode="clip")
                 np.take(targets, order, axis=0, out=t_epoch, mode="clip")
-            for lo, hi in bounds:
-                loss = _gradient_step(net, ws, x_epoch[lo:hi], t_epoch[lo:hi], config)
+            # The last epoch stops after the run's last update, wherever in the pass it falls.
+            for lo, hi, weight in batches[: n_steps - step]:
+                loss = _gradient_step(net, ws, x_epoch[lo:hi], t_epoch[lo:hi], config, weight)
                 history[step] = loss
                 if not math.isfinite(loss):
                     diverged_at = step
