@@ -119,7 +119,7 @@ BEFORE_THE_WEIGHTED_PENALTY = {
 
 @pytest.mark.parametrize(("settings", "recorded"), BEFORE_THE_WEIGHTED_PENALTY.values(),
                          ids=BEFORE_THE_WEIGHTED_PENALTY.keys())
-def test_full_batch_and_averaged_runs_are_bit_for_bit_those_before_the_weighted_penalty(
+def test_full_batch_and_averaged_runs_are_those_before_the_weighted_penalty(
         settings, recorded):
     rng = np.random.default_rng(5)
     data = load_dataset("moons", rng)
@@ -128,7 +128,10 @@ def test_full_batch_and_averaged_runs_are_bit_for_bit_those_before_the_weighted_
     result = train(net, data.x_train, data.y_train, config, rng)
     numbers = (float(result.loss_history[-1]), float(net.weights[0][0, 0]),
                float(net.weights[1][2, 1]))
-    assert numbers == recorded
+    # They were equal bit for bit where they were recorded. Another BLAS kernel (another CPU,
+    # OPENBLAS_CORETYPE) may round the last bits of a product otherwise; a change of objective
+    # would move these numbers by far more than this.
+    assert numbers == pytest.approx(recorded, rel=1e-9)
 
 
 def test_float32_network_trains_in_float32():
