@@ -29,6 +29,7 @@ import pandas as pd
 from nnlab.report import stats
 from nnlab.report.analysis import ReportError
 from nnlab.report.compare import ARM, Comparison, Design, value_text
+from nnlab.report.runs import param_column
 from nnlab.report.verdict import fmt, fmt_p, fmt_points, fmt_rate, interval
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -256,7 +257,7 @@ class Values:
         return ARM_STATS[ref.stat](self._column(finished, ref.argument))
 
     def _param(self, ref: Ref) -> str:
-        key = ref.argument
+        key = ref.argument and param_column(ref.argument)
         if not key or key not in self.runs:
             raise Missing(f"the runs have no param {key!r}")
         values = self.runs[key].drop_duplicates()

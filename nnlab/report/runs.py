@@ -67,12 +67,29 @@ def _schema_dtypes(config_class: type, prefix: str = "") -> dict[str, str]:
     return dtypes
 
 
+# A run's metric `steps` is the updates it did; its param `steps` the length it was asked for
+# (None: epochs set it). In the table the metric keeps the name, which analysis blocks and
+# placeholders use, and the param's column is `steps (config)`.
+PARAMS_NAMED_LIKE_METRICS = frozenset({"steps"})
+
+
+def param_column(key: str) -> str:
+    """The table's column of param `key` (its key, but for PARAMS_NAMED_LIKE_METRICS)."""
+    return f"{key} (config)" if key in PARAMS_NAMED_LIKE_METRICS else key
+
+
 @functools.cache
-def param_dtypes() -> dict[str, str]:
-    """Every param a run logs (schema.flatten), in schema order, with its pandas dtype."""
+def _logged_params() -> dict[str, str]:
     logged = schema.flatten(schema.RunConfig())
     return {key: dtype for key, dtype in _schema_dtypes(schema.RunConfig).items()
             if key in logged}
+
+
+@functools.cache
+def param_dtypes() -> dict[str, str]:
+    """Every param a run logs (schema.flatten), by its column in the table (param_column), in
+    schema order, with its pandas dtype."""
+    return {param_column(key): dtype for key, dtype in _logged_params().items()}
 
 
 def _cast(column: pd.Series, dtype: str) -> pd.Series:
@@ -156,14 +173,14 @@ def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _typed(runs: pd.DataFrame) -> pd.DataFrame:
-    dtypes = param_dtypes()
-    params = pd.DataFrame({key: _cast(runs[key], dtype) if key in runs else
-                           pd.Series(pd.NA, index=runs.index, dtype=dtype)
-                           for key, dtype in dtypes.items()})
+    logged = _logged_params()
     metric_columns = sorted(c for c in runs if c.startswith("metric:"))
     metrics = runs[metric_columns].astype("float64").rename(columns=lambda c: c[len("metric:"):])
+    params = pd.DataFrame({param_column(key): _cast(runs[key], dtype) if key in runs else
+                           pd.Series(pd.NA, index=runs.index, dtype=dtype)
+                           for key, dtype in logged.items()})
     # Params of older runs that the schema no longer has: kept, as the strings they were.
-    extra = runs[[c for c in runs if c not in dtypes and c not in META
+    extra = runs[[c for c in runs if c not in logged and c not in META
                   and not c.startswith("metric:")]].astype("string")
     meta = runs[list(META)].astype("string")
     for column in ("start_time", "end_time"):
