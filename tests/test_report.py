@@ -105,6 +105,7 @@ def _drawn_axes(name: str, data: PlotData) -> list:
     """The panels of plot `name`, drawn in the report style but not saved."""
     with matplotlib.rc_context(STYLE):
         figure = PLOTS[name].draw(data).figure
+    assert figure is not None, f"{name} drew nothing"
     return [ax for ax in figure.axes if ax.get_visible()]
 
 
@@ -325,7 +326,8 @@ def test_loss_vs_dead_units_draws_the_arms_that_have_dead_units(headline_data, t
     with matplotlib.rc_context(STYLE):
         figure = PLOTS["loss_vs_dead_units"].draw(headline_data).figure
     assert figure is not None
-    points = sum(len(c.get_offsets()) for ax in figure.axes for c in ax.collections)
+    # matplotlib's stub types get_offsets() as ArrayLike; it returns the (N, 2) array of offsets.
+    points = sum(len(c.get_offsets()) for ax in figure.axes for c in ax.collections)  # pyright: ignore[reportArgumentType]
     finished = headline_data.finished
     relu = int(finished["dead_units_frac"].notna().sum())
     # One point per finished ReLU run, none for the sigmoid runs.
@@ -396,12 +398,17 @@ def test_a_facet_compares_the_arms_within_each_value(stores, monkeypatch, tmp_pa
 
 
 def test_relu_vs_sigmoid_declares_a_valid_analysis_block():
-    experiment, analysis = read_experiment("relu_vs_sigmoid")
+    found = read_experiment("relu_vs_sigmoid")
+    assert found is not None
+    experiment, analysis = found
     assert experiment == "relu_vs_sigmoid"
     assert analysis.arm == ("activation",) and analysis.baseline == "relu"
+    assert analysis.metrics is not None
     assert analysis.metrics[0].name == "test_loss" and analysis.metrics[0].lower_is_better
+    assert analysis.success is not None
     assert analysis.success.metric == "test_loss" and analysis.success.below
     assert set(analysis.plots) <= set(PLOTS)
+    assert analysis.question is not None and analysis.discussion is not None
     assert analysis.question.endswith("?") and "ReLU" in analysis.discussion
 
 

@@ -68,7 +68,8 @@ def test_paired_comparison_of_a_known_shift():
     half_width = 2.776445 * math.sqrt(0.125) / math.sqrt(5)
     assert result.n == 5 and result.mean_difference == pytest.approx(-1.0)
     assert (result.ci_low, result.ci_high) == pytest.approx((-1 - half_width, -1 + half_width))
-    assert result.p_value == pytest.approx(scipy_stats.wilcoxon(arm - baseline).pvalue)
+    # scipy's result classes are made at run time: their fields are unknown to the type checker.
+    assert result.p_value == pytest.approx(scipy_stats.wilcoxon(arm - baseline).pvalue)  # pyright: ignore[reportAttributeAccessIssue]
     assert (result.better, result.ties, result.worse) == (5, 0, 0)
     higher = stats.paired(arm, baseline, lower_is_better=False)
     assert (higher.better, higher.worse) == (0, 5)
@@ -157,6 +158,7 @@ def test_success_rate_counts_a_diverged_run_as_a_failure():
     runs = _runs({"relu": [0.001] * 8 + [0.5, math.nan]},
                  {"relu": ["finished"] * 9 + ["diverged"]})
     verdict, _, success = _verdict(runs, success=Success("test_loss", 0.01, True, "fit"))
+    assert success is not None
     row = success.iloc[0]
     assert (row["successes"], row["n"]) == (8, 10)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.490, 0.943), abs=5e-4)
@@ -256,6 +258,8 @@ def test_a_bad_analysis_block_is_an_error_naming_the_key(block, needle):
 @pytest.mark.parametrize("path", sorted(experiment_file("x").parent.glob("*.yaml")),
                          ids=lambda path: path.stem)
 def test_every_experiment_file_has_an_analysis_block_the_report_can_make(path):
-    experiment, analysis = read_experiment(path.stem)
+    found = read_experiment(path.stem)
+    assert found is not None
+    experiment, analysis = found
     assert experiment and analysis.source == f"experiments/{path.name}"
     assert set(analysis.plots) <= set(PLOTS), set(analysis.plots) - set(PLOTS)

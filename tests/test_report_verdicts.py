@@ -128,6 +128,7 @@ def _split() -> pd.DataFrame:
 
 def test_a_split_outcome_is_led_by_the_success_rates_and_mcnemars_exact_test():
     design, comparison = _compared(_split(), baseline="relu", success=FITS)
+    assert comparison.rates is not None
     rates = comparison.rates.iloc[0]
     assert (rates["only_arm"], rates["only_baseline"], rates["form"]) == (0, 11, "worse")
     assert rates["p_value"] == pytest.approx(2 * 0.5**11)
@@ -151,6 +152,7 @@ def test_the_metric_is_compared_among_the_seeds_that_succeed_in_both_arms():
     tanh = [0.002] * 4 + [0.5] * 2 + [0.003] * 4  # seeds 0-3 fit in both arms
     design, comparison = _compared(_runs({"relu": relu, "tanh": tanh}), baseline="relu",
                                    success=FITS)
+    assert comparison.among_successes is not None
     among = comparison.among_successes.iloc[0]
     assert among["n"] == 4 and among["mean_difference"] == pytest.approx(0.001)
     assert "Among the 4 seeds on which both succeed, tanh" in verdict(comparison, design).lead
@@ -380,7 +382,9 @@ def test_the_index_lists_the_experiments_of_experiments_only(tmp_path):
             f"{markdown.KEY_RESULT}A key result. *(Computed.)*\n")
     index = markdown.index(tmp_path)
     rows = [line for line in index.splitlines() if line.startswith("| [")]
-    short = read_experiment("relu_vs_sigmoid")[1].short_question
+    found = read_experiment("relu_vs_sigmoid")
+    assert found is not None
+    short = found[1].short_question
     assert rows == [f"| [{short}](relu_vs_sigmoid.md) | An answer. | A key result. |"]
 
 
@@ -398,12 +402,16 @@ _TYPED_DECIMAL = re.compile(r"(?<![\w.])\d*\.\d+")
 
 @pytest.mark.parametrize("name", experiment_names())
 def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(name):
-    _, analysis = read_experiment(name)
+    found = read_experiment(name)
+    assert found is not None, name
+    _, analysis = found
     assert analysis.answer is not None and analysis.short_question, name
+    assert analysis.discussion is not None, name
     design, runs = compare.resolve(committed_runs(name), analysis)
     comparisons = compare.comparisons(runs, design)
     check_declared_verdict(analysis, design, comparisons, name)
     answer, discussion = fill_texts(analysis, design, comparisons, runs, name)
+    assert answer is not None and discussion is not None, name
     for text in (analysis.answer.text, analysis.discussion):
         prose = placeholders.PLACEHOLDER.sub("", text)
         assert not _TYPED_DECIMAL.findall(prose), (name, _TYPED_DECIMAL.findall(prose))

@@ -49,7 +49,7 @@ class Design:
     """What a report compares, resolved against the runs."""
 
     arm_keys: tuple[str, ...]
-    arms: tuple[str, ...]  # arm labels, the baseline first
+    arms: tuple[str, *tuple[str, ...]]  # arm labels, the baseline first: never empty
     baseline: str
     metrics: tuple[MetricSpec, ...]  # the first is primary: the verdict is about it
     success: Success | None
@@ -88,6 +88,13 @@ class Comparison:
     def short_title(self) -> str:
         """"n_train = 16", for a figure's panel; empty without a facet."""
         return f"{self.facet.rsplit('.', 1)[-1]} = {self.value}" if self.facet else ""
+
+    @property
+    def facet_value(self) -> str:
+        """The facet value, as text, of a comparison within one (a design with a facet)."""
+        # comparisons() gives each comparison its value exactly when the design has a facet.
+        assert self.value is not None, "a comparison of all the runs has no facet value"
+        return self.value
 
     rates: pd.DataFrame | None = None  # rate_table: success against the baseline's, by seed
     among_successes: pd.DataFrame | None = None  # paired_table of the seeds both arms succeed on
@@ -196,7 +203,7 @@ def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
         return tuple(MetricSpec(m, lower_is_better(m)) for m in present)
     missing = [m.name for m in analysis.metrics if m.name not in runs]
     if missing:
-        logged = sorted(c for c in runs.select_dtypes("float64") if c not in param_dtypes())
+        logged = sorted(str(c) for c in runs.select_dtypes("float64") if c not in param_dtypes())
         raise ReportError(f"metric {', '.join(missing)} is not logged by these runs "
                           f"(metrics: {', '.join(logged)})")
     return analysis.metrics
@@ -306,6 +313,9 @@ def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
 def _success_by_seed(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Seed x arm: True where the arm's run succeeded, False where it failed or diverged, NaN
     where it crashed, runs or is missing."""
+    # Called with a success criterion only: by rate_table, and by both_succeed for the
+    # comparison among successes, which comparisons() makes only then.
+    assert design.success is not None
     counted = _counted(runs)
     return counted.assign(success=succeeded(counted, design.success)).pivot(
         index="seed", columns=ARM, values="success")

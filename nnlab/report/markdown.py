@@ -77,7 +77,7 @@ def _setup_section(report: Report) -> str:
         ["arms", f"`{design.arm_title}`: " + ", ".join(
             f"{arm} (baseline)" if arm == design.baseline else arm for arm in design.arms)],
         *([["facet", f"`{design.facet}`: "
-            + ", ".join(c.value for c in report.comparisons)
+            + ", ".join(c.facet_value for c in report.comparisons)
             + "; the arms are compared within each value"]] if design.facet else []),
         ["seeds", _seeds(report)],
         ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in Outcome
@@ -159,6 +159,8 @@ def _results(comparison: Comparison, design: Design) -> list[str]:
                          f"{row['rate']:.0%}" if row["n"] else "—",
                          f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}]" if row["n"] else "—"]
                         for _, row in comparison.success.iterrows()]
+        # success_table makes a table exactly when the design has a success criterion.
+        assert design.success is not None
         parts += [f"Success ({design.success.describe()}); a diverged run is a failure:",
                   table([ARM, "successes", "rate", "95% CI (Wilson)"], success_rows)]
     return parts
@@ -202,6 +204,10 @@ def _paired_headers(baseline: str) -> list[str]:
 
 
 def _rates(comparison: Comparison, design: Design) -> list[str]:
+    # paired_section asks only where there are rates: rate_table makes them with a success
+    # criterion, and with one comparisons() makes the comparison among successes.
+    assert comparison.rates is not None and comparison.among_successes is not None
+    assert design.success is not None
     rows = [[row[ARM], row["pairs"], row["both"], row["only_arm"], row["only_baseline"],
              row["neither"], fmt_p(row["p_value"]), fmt_p(row["p_holm"]),
              f"{fmt_points(row['rate_difference'])} [{fmt_points(row['ci_low'])}, "
@@ -337,7 +343,9 @@ def index(out_dir: Path) -> str:
         if not path.is_file():
             continue
         lines = path.read_text().splitlines()
-        analysis = read_experiment(name)[1]
+        experiment = read_experiment(name)
+        assert experiment is not None  # a name of experiment_names(): its file exists
+        analysis = experiment[1]
         question = analysis.short_question or analysis.question or name
         rows.append(index_row(name, _one_line(question), _marked(lines, ANSWER) or "—",
                               _marked(lines, KEY_RESULT)))

@@ -108,8 +108,8 @@ ARM_STATS: dict[str, Callable[[np.ndarray], str]] = {
     "sd": lambda v: _number(float(v.std(ddof=1)) if len(v) > 1 else math.nan),
     "mean_ci": lambda v: _span(*stats.mean_ci(v)[1:]),
     "iqm_ci": lambda v: _span(*_bounds(stats.iqm_interval(v))),
-    "iqr": lambda v: _span(*(np.quantile(v, [0.25, 0.75]) if len(v) else (math.nan,) * 2)),
-    "range": lambda v: _span(*((v.min(), v.max()) if len(v) else (math.nan,) * 2)),
+    "iqr": lambda v: _span(*_quartiles(v)),
+    "range": lambda v: _span(*((v.min(), v.max()) if len(v) else (math.nan, math.nan))),
 }
 # Per non-baseline arm and metric: a paired_table column -> text.
 PAIRED_STATS: dict[str, Callable[[pd.Series], str]] = {
@@ -151,6 +151,14 @@ def _bounds(result: stats.Interval) -> tuple[float, float]:
     return result.low, result.high
 
 
+def _quartiles(values: np.ndarray) -> tuple[float, float]:
+    """The first and third quartiles; NaN without values."""
+    if not len(values):
+        return math.nan, math.nan
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    return q1, q3
+
+
 def _no_seeds(row: pd.Series) -> str:
     raise Missing(f"the comparison is {row['form']}, not inconclusive: no seed count")
 
@@ -181,7 +189,7 @@ class Values:
         if ref.facet_key not in (None, self.design.facet, self.design.facet.rsplit(".", 1)[-1]):
             raise Missing(f"the facet is {self.design.facet}, not {ref.facet_key}")
         if ref.facet_value is None:
-            values = ", ".join(c.value for c in self.comparisons)
+            values = ", ".join(c.facet_value for c in self.comparisons)
             raise Missing(f"name the {self.design.facet} value (`| {self.design.facet}=V`, V "
                           f"one of {values})")
         for comparison in self.comparisons:
@@ -231,7 +239,7 @@ class Values:
             return self._param(ref)
         if ref.stat == "margin":
             margins = {metric.name: metric.margin for metric in self.design.metrics}
-            if margins.get(ref.argument) is None:
+            if ref.argument is None or margins.get(ref.argument) is None:
                 raise Missing(f"{ref.argument} is not a compared metric with a margin")
             return f"{margins[ref.argument]:g}"
         comparison = self._comparison(ref)
@@ -270,8 +278,12 @@ class Values:
             raise Missing("the analysis sets no success criterion")
         if ref.stat in RATE_STATS:
             rates = comparison.rates
+            # rate_table makes the rates with the success table: with a success criterion.
+            assert rates is not None
             return RATE_STATS[ref.stat](rates[rates[ARM] == self._arm(ref, False)].iloc[0])
         row = comparison.success.set_index(ARM).loc[self._arm(ref)]
+        # success_table has one row per arm: an arm's label finds its row, not a frame.
+        assert isinstance(row, pd.Series)
         return {"successes": lambda: _count(row["successes"]), "trials": lambda: _count(row["n"]),
                 "rate": lambda: fmt_rate(row["rate"]),
                 "rate_ci": lambda: f"[{fmt_rate(row['ci_low'])}, {fmt_rate(row['ci_high'])}]",

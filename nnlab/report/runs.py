@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import yaml
@@ -26,6 +27,8 @@ from nnlab.tracking import store
 ALL_SWEEPS = "all"
 META = ("run_name", "sweep_id", "config_hash", "recipe", "status", "outcome", "failure",
         "start_time", "end_time", "run_id")
+# The pandas dtypes params are cast to (see the module docstring).
+ParamDtype = Literal["Int64", "float64", "boolean", "string"]
 
 
 class Outcome(StrEnum):
@@ -46,21 +49,23 @@ class Selection:
     skipped: tuple[str, ...]  # newer sweeps left out because some of their runs still run
 
 
-def _dtype(annotation: typing.Any) -> str | None:
+def _dtype(annotation: typing.Any) -> ParamDtype | None:
     """The pandas dtype for a schema field's type; None for what is never logged (dicts)."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation) or annotation
-    return {int: "Int64", float: "float64", bool: "boolean", str: "string",
-            list: "string"}.get(origin)
+    dtypes: dict[type, ParamDtype] = {int: "Int64", float: "float64", bool: "boolean",
+                                      str: "string", list: "string"}
+    return dtypes.get(origin)
 
 
-def _schema_dtypes(config_class: type, prefix: str = "") -> dict[str, str]:
+def _schema_dtypes(config_class: type, prefix: str = "") -> dict[str, ParamDtype]:
     hints = typing.get_type_hints(config_class)
-    dtypes: dict[str, str] = {}
+    dtypes: dict[str, ParamDtype] = {}
     for field in dataclasses.fields(config_class):
         annotation = hints[field.name]
-        if dataclasses.is_dataclass(annotation):
+        # is_dataclass is true of instances too; a type hint is a class (a nested config).
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
             dtypes |= _schema_dtypes(annotation, f"{prefix}{field.name}.")
         elif (dtype := _dtype(annotation)) is not None:
             dtypes[prefix + field.name] = dtype
@@ -79,20 +84,20 @@ def param_column(key: str) -> str:
 
 
 @functools.cache
-def _logged_params() -> dict[str, str]:
+def _logged_params() -> dict[str, ParamDtype]:
     logged = schema.flatten(schema.RunConfig())
     return {key: dtype for key, dtype in _schema_dtypes(schema.RunConfig).items()
             if key in logged}
 
 
 @functools.cache
-def param_dtypes() -> dict[str, str]:
+def param_dtypes() -> dict[str, ParamDtype]:
     """Every param a run logs (schema.flatten), by its column in the table (param_column), in
     schema order, with its pandas dtype."""
     return {param_column(key): dtype for key, dtype in _logged_params().items()}
 
 
-def _cast(column: pd.Series, dtype: str) -> pd.Series:
+def _cast(column: pd.Series, dtype: ParamDtype) -> pd.Series:
     column = column.mask(column == "None")
     if dtype == "boolean":
         return column.map({"True": True, "False": False}).astype(dtype)
@@ -174,13 +179,14 @@ def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _typed(runs: pd.DataFrame) -> pd.DataFrame:
     logged = _logged_params()
-    metric_columns = sorted(c for c in runs if c.startswith("metric:"))
+    columns = [str(c) for c in runs]  # _table's names: meta keys, params and metric:NAME
+    metric_columns = sorted(c for c in columns if c.startswith("metric:"))
     metrics = runs[metric_columns].astype("float64").rename(columns=lambda c: c[len("metric:"):])
     params = pd.DataFrame({param_column(key): _cast(runs[key], dtype) if key in runs else
                            pd.Series(pd.NA, index=runs.index, dtype=dtype)
                            for key, dtype in logged.items()})
     # Params of older runs that the schema no longer has: kept, as the strings they were.
-    extra = runs[[c for c in runs if c not in logged and c not in META
+    extra = runs[[c for c in columns if c not in logged and c not in META
                   and not c.startswith("metric:")]].astype("string")
     meta = runs[list(META)].astype("string")
     for column in ("start_time", "end_time"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 CONFIDENCE = 0.95
@@ -103,7 +104,7 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, 
     return mean, float(low), float(high)
 
 
-def summarize(values: np.ndarray) -> Summary:
+def summarize(values: npt.ArrayLike) -> Summary:
     """n, mean with its 95% CI, median and quartiles of the finite values."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -176,7 +177,7 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     return float(stats.wilcoxon(differences).pvalue)  # pyright: ignore[reportAttributeAccessIssue]
 
 
-def paired(arm: np.ndarray, baseline: np.ndarray, lower_is_better: bool) -> Paired:
+def paired(arm: npt.ArrayLike, baseline: npt.ArrayLike, lower_is_better: bool) -> Paired:
     """Compare two arms seed by seed (values aligned by seed)."""
     differences = np.asarray(arm, dtype=float) - np.asarray(baseline, dtype=float)
     mean, low, high = mean_ci(differences)
@@ -191,7 +192,7 @@ def paired(arm: np.ndarray, baseline: np.ndarray, lower_is_better: bool) -> Pair
                   poi_high=poi_interval.high, poi_method=poi_interval.method)
 
 
-def improvement_scores(arm: np.ndarray, baseline: np.ndarray,
+def improvement_scores(arm: npt.ArrayLike, baseline: npt.ArrayLike,
                        lower_is_better: bool) -> np.ndarray:
     """Per seed: 1 where the arm beats the baseline, 1/2 where they tie, 0 where it loses."""
     differences = np.asarray(arm, dtype=float) - np.asarray(baseline, dtype=float)
@@ -203,7 +204,7 @@ def _mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(values, axis=axis)
 
 
-def probability_of_improvement(arm: np.ndarray, baseline: np.ndarray,
+def probability_of_improvement(arm: npt.ArrayLike, baseline: npt.ArrayLike,
                                lower_is_better: bool) -> tuple[float, Interval]:
     """The chance that the arm beats the baseline on the same seed, ties counted half, and its
     bootstrap 95% CI over seeds."""

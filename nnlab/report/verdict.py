@@ -71,8 +71,9 @@ def seeds_text(seeds: int) -> str:
 
 def bootstrap_note(method: str) -> str:
     """What a reader must know about how a bootstrap interval was made."""
-    return {stats.Method.PERCENTILE: " (percentile: BCa degenerate)",
-            stats.Method.NONE: " (fewer than 2 values)"}.get(method, "")
+    notes: dict[str, str] = {stats.Method.PERCENTILE: " (percentile: BCa degenerate)",
+                             stats.Method.NONE: " (fewer than 2 values)"}
+    return notes.get(method, "")
 
 
 def _gap(row: pd.Series) -> tuple[str, str]:
@@ -165,6 +166,8 @@ def rate_sentence(row: pd.Series, baseline: str) -> str:
 def _among_successes(comparison: Comparison, design: Design) -> list[str]:
     """The primary metric compared among the seeds on which both arms succeed."""
     sentences = []
+    # Asked with a success criterion only, with which comparisons() makes this table.
+    assert comparison.among_successes is not None
     for _, row in comparison.among_successes.iterrows():
         n = int(row["n"])
         if n < 2:
@@ -201,9 +204,14 @@ def verdict(comparison: Comparison, design: Design) -> Verdict:
     if len(design.arms) < 2:
         lead = [f"One arm only ({design.arms[0]}): nothing to compare."]
         if comparison.success is not None:
+            # success_table makes a table exactly when the design has a success criterion.
+            assert design.success is not None
             lead.append(f"Success ({design.success.describe()}): {_rates(comparison.success)}.")
         others: list[str] = []
     elif comparison.rates is not None:
+        # rate_table and success_table make their tables exactly when the design has a
+        # success criterion.
+        assert design.success is not None and comparison.success is not None
         lead = [f"Success ({design.success.describe()}): {_rates(comparison.success)}.",
                 *(rate_sentence(row, design.baseline) for _, row in comparison.rates.iterrows()),
                 *_among_successes(comparison, design)]
@@ -247,7 +255,7 @@ def _arm_name(arm: str, design: Design, detail: _Detail) -> str:
     return f"({name})" if ", " in re.sub(r"\[[^\]]*\]", "", name) else name
 
 
-def _group_words(form: str, rows: pd.DataFrame, rates: bool, detail: _Detail) -> str:
+def _group_words(form: Form, rows: pd.DataFrame, rates: bool, detail: _Detail) -> str:
     if rates:
         return _RATE_WORDS[form]
     if form == Form.EQUIVALENT:
@@ -294,6 +302,9 @@ def _key_part(comparison: Comparison, design: Design, detail: _Detail) -> str:
         rows = comparison.paired[comparison.paired["metric"] == design.primary.name]
         return "; ".join(_groups(rows, design, False, detail)) if len(rows) else "one arm only"
     parts = _groups(comparison.rates, design, True, detail)
+    # The rates come with a success criterion, and with them comparisons() makes the success
+    # table and the comparison among successes.
+    assert comparison.success is not None and comparison.among_successes is not None
     if detail.numbers == _ALL:
         parts.insert(0, ", ".join(
             f"{_arm_name(row[ARM], design, detail)} {int(row['successes'])}/{int(row['n'])}"
@@ -332,7 +343,7 @@ def key_result(comparisons: list[Comparison], design: Design) -> str:
             parts: dict[str, list[str]] = {}
             for comparison in comparisons:
                 parts.setdefault(_key_part(comparison, design, detail), []).append(
-                    comparison.value)
+                    comparison.facet_value)
             facet = design.facet.rsplit(".", 1)[-1]
             text = f"{_key_head(design, detail)}, per {facet}. " + " ".join(
                 f"{', '.join(values)}: {part}." for part, values in parts.items())

@@ -20,8 +20,10 @@ def _penalties(data: PlotData) -> tuple[dict[str, tuple[str, float]], list[str],
     values = data.runs.groupby(ARM)[list(data.design.arm_keys)].first()
     single, none, both = {}, [], []
     for arm in data.design.arms:
-        strengths = {key: float(v) for key, v in values.loc[arm].items()
-                     if pd.notna(v) and v != 0}
+        row = values.loc[arm]
+        # Grouped by arm, one row each: an arm's label finds its row, not a frame.
+        assert isinstance(row, pd.Series)
+        strengths = {key: float(v) for key, v in row.items() if pd.notna(v) and v != 0}
         if not strengths:
             none.append(arm)
         elif len(strengths) == 1:
@@ -62,6 +64,8 @@ def draw(data: PlotData) -> Drawn:
                              table.loc[arms], **style, label=f"{name}: mean, 95% CI")
         for arm in none:
             row = table.loc[arm]
+            # metric_table has one row per metric and arm: the arm's row of this metric.
+            assert isinstance(row, pd.Series)
             ax.axhline(row["mean"], color="0.3", ls="--", lw=1.2, label="none")
             if row["n"] > 1:
                 ax.axhspan(row["ci_low"], row["ci_high"], color="0.5", alpha=0.15, lw=0,
@@ -69,7 +73,10 @@ def draw(data: PlotData) -> Drawn:
         log_scale(ax, "x", strengths[0], strengths[-1])
         # Ticks at the strengths swept, the values the points stand for.
         ax.xaxis.set_major_locator(FixedLocator(strengths))
-        log_if_spread(ax, table[["mean", "ci_low", "ci_high"]].stack())
+        bounds = table[["mean", "ci_low", "ci_high"]].stack()
+        # Columns of one level stack into a Series (of several, into a frame).
+        assert isinstance(bounds, pd.Series)
+        log_if_spread(ax, bounds)
         ax.set_xlabel("penalty strength (λ), log scale")
         ax.set_ylabel(metric_label(metric))
         ax.set_title(comparison.short_title or f"{metric} by penalty strength")

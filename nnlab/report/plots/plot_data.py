@@ -35,7 +35,7 @@ class PlotData:
         if not keys:
             return {arm: (arm,) for arm in self.design.arms}
         first = self.runs.drop_duplicates(ARM).set_index(ARM)[keys]
-        return {arm: tuple(value_words(key, value) for key, value in first.loc[arm].items())
+        return {arm: tuple(value_words(str(key), value) for key, value in first.loc[arm].items())
                 for arm in self.design.arms}
 
     def short_label(self, arm: str) -> str:

@@ -1,6 +1,7 @@
 """success_rates: each arm's success rate with its Wilson interval."""
 
 import numpy as np
+import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from nnlab.report.compare import ARM
@@ -20,9 +21,13 @@ def draw(data: PlotData) -> Drawn:
     arms = list(data.design.sorted_arms)
     figure, cells = arm_grid(data, [None], arms)
     for ax, comparison, _, arm_axis in cells:
+        # success_table makes a table exactly when the design has a success criterion.
+        assert comparison.success is not None
         table = comparison.success.set_index(ARM)
         for position, arm in enumerate(arms):
             row = table.loc[arm]
+            # success_table has one row per arm: an arm's label finds its row, not a frame.
+            assert isinstance(row, pd.Series)
             if not row["n"]:
                 continue
             ax.errorbar(position, row["rate"], yerr=[[row["rate"] - row["ci_low"]],
