@@ -33,7 +33,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from nnlab import contract, process
 from nnlab.harness import compat, sweep
 
-WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 # The per-job keys: the jobs of one arm differ only in these.
 PER_JOB_KEYS = ("seed", sweep.ENV_SET + contract.RUN_NAME_ENV)
 # A worker's cache: the composed config of the first job of each arm, by the arm's overrides.
@@ -154,13 +153,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 del pending[idx]
         except TerminatedWorkerError:
             lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
-                                                  WORKER_DIED))
+                                                  contract.WORKER_DIED))
             if not lost and len(returns) == done_before:
                 raise  # the pool died before any job ran: a new pool would too
             for idx, overrides in list(pending.items()):
                 if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
                     task = [o.input_line for o in sweep.parse(overrides)
                             if not o.is_hydra_override()]
-                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(WORKER_DIED))
+                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(contract.WORKER_DIED))
                     del pending[idx]
     return [returns[idx] for idx in sorted(returns)]

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
     print(f"{written.path}: experiment '{selection.experiment}', sweep "
           f"{', '.join(selection.sweep_ids)}\n{written.answer}")
+    for logged in written.logged:
+        print(f"MLflow: {logged.where()}")
 
 
 if __name__ == "__main__":

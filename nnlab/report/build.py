@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown, verdict
+from nnlab.report import compare, markdown, publish, verdict
 from nnlab.report.analysis import (
     Analysis,
     MetricSpec,
@@ -27,6 +27,7 @@ class Written:
     path: Path
     answer: str  # the report's one-line answer
     selection: Selection
+    logged: list[publish.Logged]  # where in MLflow: the parent run of each reported sweep
 
 
 def _baseline_arg(text: str) -> str | dict[str, str]:
@@ -82,7 +83,8 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
                  sweep: str | list[str] | None = None, by: list[str] | None = None,
                  metrics: list[str] | None = None, baseline: str | None = None,
                  analysis: Analysis | None = None, out_dir: Path = DEFAULT_OUT) -> Written:
-    """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and the index.
+    """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and the index; log
+    the report to the parent run of its sweep.
 
     name: an experiment file (experiments/NAME.yaml: its MLflow experiment and analysis block),
     else an MLflow experiment; None: the default experiment with arms detected. analysis: used
@@ -122,4 +124,5 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     path = out_dir / f"{name}.md"
     path.write_text(markdown.render(report))
     (out_dir / markdown.INDEX).write_text(markdown.index(out_dir))
-    return Written(path, answer, selection)
+    logged = publish.to_parent_runs(experiment, selection.sweep_ids, path, figure_dir)
+    return Written(path, answer, selection, logged)
