@@ -4,7 +4,7 @@ A run is a pure function of its config and of the code: trained again from its l
 `config.yaml`, on the same commit, it gives every logged number bit for bit. The rerun logs
 nothing to MLflow; its artifacts go to a temporary folder, deleted at the end.
 
-Before it trains, it prints how this process's environment (Python, NumPy, SciPy, MLflow, the BLAS
+Before the numbers, it prints how this process's environment (Python, NumPy, SciPy, MLflow, the BLAS
 and its kernel, the CPU, the OS) differs from the one the run logged (`nnlab.env.*`): the last
 bits of a result may change with any of them. After, a note when the run was trained on another
 commit, or with other uncommitted changes, than this checkout's.
@@ -135,15 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         record = store.get_run(args.run_id)
-        # First: a difference in the numbers may come from any of these.
-        for line in environment_lines(record.tags):
-            print(line, flush=True)
         with tempfile.TemporaryDirectory() as directory:
             outcome = retrain(record, Path(directory))
     except (LookupError, CannotRerun) as error:
         print(f"nnlab: rerun error: {error}", file=sys.stderr)
         return 2
 
+    # Before the numbers: a difference in them may come from any of these.
+    for line in environment_lines(record.tags):
+        print(line)
     logged = final_metrics(record.metrics)
     # A step logged twice reads back oldest first: the dict keeps its latest value, as MLflow.
     logged_series = dict(

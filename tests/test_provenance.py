@@ -112,10 +112,10 @@ def test_the_runs_view_groups_by_arm_shows_every_run_and_the_key_metrics_first()
 
 def test_the_runs_page_asks_for_the_model_training_view_and_nnlabs_runs_view():
     assert views.runs_page("http://127.0.0.1:5000", "7") == (
-        "http://127.0.0.1:5000/#/experiments/7?workflowType=machine_learning"
+        "http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning"
         "&viewStateShareKey=nnlab")
     assert views.runs_page("http://h:1/", "7", with_view=False) == (
-        "http://h:1/#/experiments/7?workflowType=machine_learning")
+        "http://h:1/#/experiments/7/runs?workflowType=machine_learning")
 
 
 def _store(path: Path) -> str:
@@ -143,9 +143,9 @@ def test_the_ui_links_to_the_experiments_with_runs_the_most_recent_first(tmp_pat
     assert views.recent_experiments(uri) == [views.ExperimentRuns("2", "new", 2, True),
                                              views.ExperimentRuns("1", "old", 1, False)]
     assert views.runs_page_lines("http://127.0.0.1:5000", uri) == [
-        "Runs of experiment 'new' (2 runs): http://127.0.0.1:5000/#/experiments/2?"
+        "Runs of experiment 'new' (2 runs): http://127.0.0.1:5000/#/experiments/2/runs?"
         "workflowType=machine_learning&viewStateShareKey=nnlab",
-        "Runs of experiment 'old' (1 run): http://127.0.0.1:5000/#/experiments/1?"
+        "Runs of experiment 'old' (1 run): http://127.0.0.1:5000/#/experiments/1/runs?"
         "workflowType=machine_learning"]
 
 

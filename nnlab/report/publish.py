@@ -12,7 +12,6 @@ from pathlib import Path
 
 from nnlab.tracking import store
 from nnlab.tracking.uri import is_server, tracking_uri
-from nnlab.tracking.views import runs_page
 
 ARTIFACT_DIR = "report"
 
@@ -30,9 +29,7 @@ class Logged:
         """One line for a terminal: the run, and its artifacts page in the UI."""
         page = f"#/experiments/{self.experiment_id}/runs/{self.run_id}/artifacts"
         uri = tracking_uri()
-        shown = (f"{uri.rstrip('/')}/{page}" if is_server(uri)
-                 else f"{page} in python -m nnlab.ui "
-                      f"(the sweep's runs: {runs_page('', self.experiment_id)})")
+        shown = f"{uri.rstrip('/')}/{page}" if is_server(uri) else f"{page} in python -m nnlab.ui"
         return (f"logged to run '{self.run_name}' ({self.run_id}), the parent of sweep "
                 f"{self.sweep_id}, under {ARTIFACT_DIR}/: {shown}")
 

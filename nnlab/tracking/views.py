@@ -4,10 +4,12 @@ MLflow's UI (3.17) opens an experiment on its GenAI overview unless the URL asks
 model-training view (`workflowType=machine_learning`; the UI remembers the choice per browser,
 not per experiment). Its runs table can be set up by a *shared view state*: an experiment tag
 `mlflow.sharedViewState.<key>` holding the table's state as JSON (the search facets and the UI
-state the UI's own "Share" button writes), applied when the URL names the key
-(`viewStateShareKey=<key>`). nnlab writes one for every experiment a sweep logs to: the runs'
-key metrics and `nnlab.arm` as columns, every run shown, grouped by arm (the mean of each
-arm's seeds, with their range in the charts).
+state the UI's own "Share" button writes), applied when the URL of the runs tab names the key
+(`#/experiments/<id>/runs?viewStateShareKey=<key>`; on `#/experiments/<id>` alone, which
+redirects to the tab, the UI ignores it). nnlab writes one for every experiment a sweep logs
+to: the runs' key metrics and `nnlab.arm` as columns, every run shown, grouped by arm (the mean
+of each arm's seeds, with their range in the charts). The sweeps' parent runs have no arm: the
+UI lists them under "Additional runs".
 
 Which experiments have runs is read straight from the store's SQL tables (MLflow's schema:
 `experiments`, `runs`, `tags`, `experiment_tags`), so that `nnlab.ui` prints its links without
@@ -25,7 +27,7 @@ from nnlab.contract import ARM_TAG, KIND_TAG
 VIEW_KEY = "nnlab"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 # The metrics the runs table shows after the analysis block's own: the cost, and the yardsticks
-# of both tasks (the table shows only those the runs logged).
+# of both tasks (the table shows only those the runs logged, in its own order).
 KEY_METRICS = ("test_loss", "final_train_loss", "test_accuracy", "test_mse", "train_time_s")
 # How many experiments `nnlab.ui` links to.
 MOST_RECENT = 5
@@ -72,7 +74,7 @@ def runs_page(base_url: str, experiment_id: str, with_view: bool = True) -> str:
     query = {"workflowType": "machine_learning"}
     if with_view:
         query["viewStateShareKey"] = VIEW_KEY
-    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}?{urlencode(query)}"
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?{urlencode(query)}"
 
 
 @dataclass(frozen=True)
