@@ -152,3 +152,23 @@ def test_an_interrupted_sweep_ends_its_parent_killed(tmp_path):
     assert counts.get("runs_finished", 0) == statuses["FINISHED"]
     # The jobs never started left no run.
     assert counts.get("runs_lost", 0) == 6 - sum(statuses.values())
+
+
+def test_resume_never_takes_a_run_on_edited_code_for_one_on_other_code(tmp_path):
+    def sweep_on(diff: str) -> str:
+        # The checkout as a launching process hands it to its jobs: a commit and a diff file.
+        patch = tmp_path / f"diff{len(diff)}.patch"
+        patch.write_text(diff)
+        env = {contract.GIT_COMMIT_ENV: "c" * 40, contract.GIT_DIFF_ENV: str(patch) if diff
+               else ""}
+        done = run_nnlab(tmp_path, "-m", "seed=0,1", *SHORT, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()[0]
+
+    assert "running 2 " in sweep_on("--- a/nnlab/job.py\n+++ b/nnlab/job.py\n-1\n+2\n")
+    assert "running 2 " in sweep_on("")  # clean: the runs on the edited code do not count
+    assert "running 2 " in sweep_on("--- a/nnlab/job.py\n+++ b/nnlab/job.py\n-1\n+3\n+4\n")
+    assert "skipped 2 finished, running 0 " in sweep_on("")
+    dirty = [run for run in all_runs(tmp_path) if run.data.tags[contract.DIRTY_TAG] == "true"]
+    assert len(dirty) == 4
+    assert len({run.data.tags[contract.DIFF_DIGEST_TAG] for run in dirty}) == 2
