@@ -43,13 +43,15 @@ ENVIRONMENT_ARTIFACT = "environment.json"
 DIFF_ARTIFACT = "git_diff.patch"  # `git diff HEAD` of a dirty checkout
 
 # A sweep's parent run: `nnlab.kind=sweep`, the sweep's id, its command line; its params are the
-# sweep's overrides as typed; at the end, a metric per outcome and the wall time.
+# sweep's overrides as typed; at the end, a tag per outcome and the wall time (tags, not
+# metrics: the UI's charts of the runs stay the runs' own).
 KIND_TAG = "nnlab.kind"
 SWEEP_KIND = "sweep"
 COMMAND_TAG = "nnlab.command"
 SKIPPED_ARTIFACT = "skipped_runs.csv"  # the finished runs a resumed sweep counts without rerunning
-WALL_TIME_METRIC = "wall_time_s"
-# How the jobs of a sweep ended, as its parent run counts them (metric `runs_<outcome>`).
+WALL_TIME_TAG = "nnlab.wall_time_s"
+COUNT_TAG_PREFIX = "nnlab.runs."  # `nnlab.runs.finished`, ...
+# How the jobs of a sweep ended, as its parent run counts them.
 SWEEP_OUTCOMES = ("finished", "diverged", "crashed", "worker_died", "killed", "running", "lost",
                   "skipped")
 

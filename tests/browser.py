@@ -44,8 +44,8 @@ def rendered_text(url: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
-def screenshot(url: str, path: Path) -> None:
-    """A PNG of the page at `url` as a 1600x1000 browser window shows it."""
-    _chromium(f"--screenshot={path}", url)
+def screenshot(url: str, path: Path, window: str = WINDOW) -> None:
+    """A PNG of the page at `url` as a browser window of that size (width,height) shows it."""
+    _chromium(f"--screenshot={path}", f"--window-size={window}", url)
     if not path.is_file():
         raise RuntimeError(f"chromium wrote no screenshot of {url}")

@@ -24,7 +24,8 @@ def main(out: Path) -> None:
         with running("nnlab.ui", [], cwd) as ui:
             (line,) = [line for line in ui.stdout.read_text().splitlines()
                        if line.startswith("Runs of experiment 'nnlab'")]
-            screenshot(line.split(": ", 1)[1], out.resolve())
+            # Tall enough for both arms' 20 runs.
+            screenshot(line.split(": ", 1)[1], out.resolve(), window="1600,1700")
     print(f"{out}: the demo sweep in the MLflow UI, grouped by nnlab.arm")
 
 

@@ -17,13 +17,13 @@ from nnlab.tracking import views
 # Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
 pytestmark = pytest.mark.process
 
-OUTCOMES = [f"runs_{outcome}" for outcome in contract.SWEEP_OUTCOMES]
+OUTCOMES = [contract.COUNT_TAG_PREFIX + outcome for outcome in contract.SWEEP_OUTCOMES]
 
 
 def _counts(parent) -> dict[str, int]:
-    """The parent run's outcome counts that are not zero."""
-    return {key: int(value) for key, value in parent.data.metrics.items()
-            if key in OUTCOMES and value}
+    """The parent run's outcome counts that are not zero, by outcome."""
+    return {key.removeprefix(contract.COUNT_TAG_PREFIX): int(value)
+            for key, value in parent.data.tags.items() if key in OUTCOMES and int(value)}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,10 @@ def test_a_sweep_is_a_parent_run_with_its_command_overrides_counts_and_wall_time
         "python -m nnlab.run -m seed=0,1 activation=relu,sigmoid ")
     assert parent.data.params["seed"] == "0,1"
     assert parent.data.params["activation"] == "relu,sigmoid"
-    assert _counts(parent) == {"runs_finished": 4}
-    assert set(OUTCOMES) <= parent.data.metrics.keys()
-    assert 0 < parent.data.metrics[contract.WALL_TIME_METRIC] < 300
+    assert _counts(parent) == {"finished": 4}
+    assert set(OUTCOMES) <= parent.data.tags.keys()
+    assert 0 < float(parent.data.tags[contract.WALL_TIME_TAG]) < 300
+    assert parent.data.metrics == {}  # the runs' charts show the runs' metrics alone
     children = all_runs(swept)
     assert len(children) == 4
     assert {run.data.tags[contract.PARENT_RUN_TAG] for run in children} == {parent.info.run_id}
@@ -112,7 +113,7 @@ def test_a_resumed_sweeps_parent_lists_the_finished_runs_it_skipped(tmp_path):
     again = run_nnlab(tmp_path, "-m", "seed=0,1,2", *SHORT)
     assert again.returncode == 0, again.stderr
     old, new = parent_runs(tmp_path)
-    assert _counts(new) == {"runs_finished": 1, "runs_skipped": 2}
+    assert _counts(new) == {"finished": 1, "skipped": 2}
     listed = Path(store_client(tmp_path).download_artifacts(
         new.info.run_id, contract.SKIPPED_ARTIFACT, str(tmp_path)))
     with listed.open() as rows:
@@ -135,7 +136,7 @@ def test_a_sweep_with_a_crashed_job_ends_its_parent_failed(tmp_path):
     assert done.returncode != 0
     (parent,) = parent_runs(tmp_path)
     assert parent.info.status == "FAILED"
-    assert _counts(parent) == {"runs_finished": 2, "runs_crashed": 1}
+    assert _counts(parent) == {"finished": 2, "crashed": 1}
 
 
 def test_an_interrupted_sweep_ends_its_parent_killed(tmp_path):
@@ -148,10 +149,10 @@ def test_an_interrupted_sweep_ends_its_parent_killed(tmp_path):
     assert parent.info.status == "KILLED"
     counts = _counts(parent)
     statuses = Counter(run.info.status for run in all_runs(tmp_path))
-    assert counts.get("runs_killed", 0) == statuses["KILLED"] >= 1
-    assert counts.get("runs_finished", 0) == statuses["FINISHED"]
+    assert counts.get("killed", 0) == statuses["KILLED"] >= 1
+    assert counts.get("finished", 0) == statuses["FINISHED"]
     # The jobs never started left no run.
-    assert counts.get("runs_lost", 0) == 6 - sum(statuses.values())
+    assert counts.get("lost", 0) == 6 - sum(statuses.values())
 
 
 def test_resume_never_takes_a_run_on_edited_code_for_one_on_other_code(tmp_path):

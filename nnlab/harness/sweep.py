@@ -352,13 +352,14 @@ def _outcome(run: RunRecord) -> str:
     return "crashed"
 
 
-def outcome_counts(runs: list[RunRecord], launched: int, skipped: int) -> dict[str, float]:
-    """The parent run's metrics: `runs_<outcome>` for each outcome (lost: launched jobs that
-    left no run, such as those not started when the sweep was stopped)."""
+def outcome_counts(runs: list[RunRecord], launched: int, skipped: int) -> dict[str, str]:
+    """The parent run's counts, a tag `nnlab.runs.<outcome>` for each outcome (lost: launched
+    jobs that left no run, such as those not started when the sweep was stopped)."""
     counts = Counter(_outcome(run) for run in runs)
     counts["lost"] = max(launched - len(runs), 0)
     counts["skipped"] = skipped
-    return {f"runs_{outcome}": float(counts[outcome]) for outcome in contract.SWEEP_OUTCOMES}
+    return {contract.COUNT_TAG_PREFIX + outcome: str(counts[outcome])
+            for outcome in contract.SWEEP_OUTCOMES}
 
 
 def end_parent_runs(launch: Launch, status: str) -> None:
@@ -367,15 +368,15 @@ def end_parent_runs(launch: Launch, status: str) -> None:
     from nnlab.tracking import store
 
     names = {experiment_id: name for name, experiment_id in launch.plan.experiment_ids.items()}
-    wall = time.monotonic() - launch.started
+    wall = f"{time.monotonic() - launch.started:.1f}"
     for experiment_id, parent in launch.parent_runs.items():
         name = names[experiment_id]
         launched = sum(job.config.experiment_name == name for job in launch.plan.todo)
         skipped = sum(run.params.get("experiment_name", name) == name
                       for run in launch.plan.reused)
         runs = store.sweep_runs(launch.plan.sweep_id, experiment_id)
-        metrics = outcome_counts(runs, launched, skipped) | {contract.WALL_TIME_METRIC: wall}
-        store.end_run(parent, status, metrics, {}, {})
+        tags = outcome_counts(runs, launched, skipped) | {contract.WALL_TIME_TAG: wall}
+        store.end_run(parent, status, {}, {}, tags)
 
 
 @contextmanager
