@@ -4,9 +4,12 @@ its uncommitted changes in the code version, the arms, the MLflow UI's runs view
 import json
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import store_client
 
 from nnlab import contract, environment, schema
 from nnlab.harness import sweep
@@ -153,3 +156,36 @@ def test_a_store_that_is_not_there_yet_gets_no_links_and_is_not_created(tmp_path
     assert views.recent_experiments(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
     assert not (tmp_path / "mlflow.db").exists()
     assert views.recent_experiments("postgresql+psycopg://nobody@/nowhere") == []
+
+
+def test_runs_on_the_same_data_ending_at_once_both_log_their_dataset_input(tmp_path,
+                                                                            monkeypatch):
+    # MLflow's store looks a dataset up, then inserts it: two runs of one seed (two arms) that
+    # end together both insert it. Each round, two threads end two runs on the same new data.
+    from nnlab.tracking import store
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = store.ensure_experiment("race")
+    failures = []
+    for round_ in range(10):
+        x = np.full((50, 1), float(round_))
+        arrays = store.DatasetArrays("d", f"digest{round_}", {"x_train": x}, {"y_train": x})
+        runs = [store.start_run(experiment_id, f"r{round_}-{k}", {}, {}) for k in range(2)]
+        together = threading.Barrier(2)
+
+        def end(run_id: str, arrays=arrays, together=together) -> None:
+            together.wait()
+            try:
+                store.end_run(run_id, contract.FINISHED, {}, {}, {}, None, arrays)
+            except Exception as error:  # the test reports it, the thread would swallow it
+                failures.append(error)
+
+        threads = [threading.Thread(target=end, args=(run_id,)) for run_id in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for run_id in runs:
+            (logged,) = store_client(tmp_path).get_run(run_id).inputs.dataset_inputs
+            assert logged.dataset.digest == f"digest{round_}"
+    assert failures == []

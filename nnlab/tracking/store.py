@@ -132,6 +132,17 @@ def _dataset_input(arrays: DatasetArrays) -> DatasetInput:
                         tags=[InputTag(DATASET_CONTEXT_TAG, "training")])
 
 
+def _log_dataset(client: MlflowClient, run_id: str, dataset_input: DatasetInput) -> None:
+    """The run's dataset input. The store keeps each dataset (name, digest) once per experiment
+    and runs refer to it; it looks the dataset up, then inserts it if missing, so two runs on
+    the same data ending at once (a seed's arms) both insert it, and the second fails on the
+    store's unique key. The dataset is there by then: the second try refers to it."""
+    try:
+        client.log_inputs(run_id, datasets=[dataset_input])
+    except MlflowException:
+        client.log_inputs(run_id, datasets=[dataset_input])
+
+
 def end_run(
     run_id: str,
     status: str,
@@ -145,8 +156,7 @@ def end_run(
     close the run."""
     client = _client()
     if dataset is not None:
-        # The store keeps each dataset (name, digest) once per experiment; runs point at it.
-        client.log_inputs(run_id, datasets=[_dataset_input(dataset)])
+        _log_dataset(client, run_id, _dataset_input(dataset))
     timestamp = int(time.time() * 1000)
     rows = [Metric(k, float(v), timestamp, 0) for k, v in metrics.items() if v is not None]
     for key, (steps, values) in series.items():
