@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from browser import screenshot
+from browser import rendered_text, screenshot
 from conftest import run_module, run_nnlab
 from tracking_server import running
 
@@ -24,9 +24,11 @@ def main(out: Path) -> None:
         with running("nnlab.ui", [], cwd) as ui:
             (line,) = [line for line in ui.stdout.read_text().splitlines()
                        if line.startswith("Runs of experiment 'nnlab'")]
+            url = line.split(": ", 1)[1]
             # Tall enough for both arms' 20 runs.
-            screenshot(line.split(": ", 1)[1], out.resolve(), window="1600,1700")
-    print(f"{out}: the demo sweep in the MLflow UI, grouped by nnlab.arm")
+            screenshot(url, out.resolve(), window="1600,1700")
+            text = rendered_text(url)
+    print(f"{out}: the demo sweep in the MLflow UI, grouped by nnlab.arm; {url} reads:\n{text}")
 
 
 if __name__ == "__main__":

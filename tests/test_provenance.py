@@ -186,6 +186,8 @@ def test_runs_on_the_same_data_ending_at_once_both_log_their_dataset_input(tmp_p
         for thread in threads:
             thread.join()
         for run_id in runs:
-            (logged,) = store_client(tmp_path).get_run(run_id).inputs.dataset_inputs
+            inputs = store_client(tmp_path).get_run(run_id).inputs
+            assert inputs is not None
+            (logged,) = inputs.dataset_inputs
             assert logged.dataset.digest == f"digest{round_}"
     assert failures == []

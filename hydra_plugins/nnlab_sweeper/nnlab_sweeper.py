@@ -52,7 +52,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         sweep.warn_if_store_is_local(str(self.config.hydra.launcher._target_))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         launch = sweep.apply_plan(sweep.plan_sweep(jobs, run_configs), sweep_dir,
-                                  [o.input_line for o in overrides], started)
+                                  [o.input_line for o in overrides if o.input_line], started)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         sweep.reset_progress(sweep_dir)
         returns, start = [], 0

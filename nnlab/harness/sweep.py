@@ -291,8 +291,8 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
                                                                   indent=1))
     parents = {}
     # As typed: `seed` -> `range(20)`, `activation` -> `relu,sigmoid`.
-    params = {override_key(o): o.input_line.split("=", 1)[1] for o in parse(sweep_overrides)
-              if "=" in o.input_line}
+    params = {override_key(o): (o.input_line or "").split("=", 1)[1]
+              for o in parse(sweep_overrides) if "=" in (o.input_line or "")}
     for name, experiment_id in plan.experiment_ids.items():
         reused = [run for run in plan.reused
                   if run.params.get("experiment_name", name) == name]
