@@ -8,7 +8,8 @@ PIP    := $(PYTHON) -m pip install --quiet --constraint $(LOCK)
 # Everything a lock covers: every extra nnlab has.
 EXTRAS := dev,postgres,auth,slurm
 
-.PHONY: install lock test test-fast test-integration lint bench demo ui server reports clean
+.PHONY: install lock test test-fast test-integration lint bench demo ui server reports screenshot \
+	chromium clean
 
 EXPERIMENTS  := $(sort $(basename $(notdir $(wildcard experiments/*.yaml))))
 # The reports' own store, kept out of git: re-running `make reports` re-runs every sweep.
@@ -39,9 +40,9 @@ test: lint
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -q -m "not process"
 
-# PostgreSQL, MLflow's basic auth, submitit, a throwaway Slurm: system packages and optional
-# extras, kept out of `make test`.
-test-integration: $(STAMP)
+# PostgreSQL, MLflow's basic auth, submitit, a throwaway Slurm, a browser (Debian's chromium) on
+# the MLflow UI: system packages and optional extras, kept out of `make test`.
+test-integration: $(STAMP) chromium
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
 	test -x /usr/sbin/slurmctld -a -x /usr/sbin/slurmd -a -x /usr/sbin/munged || \
@@ -65,6 +66,17 @@ ui: $(STAMP)
 
 server: $(STAMP)
 	$(PYTHON) -m nnlab.server
+
+# Debian's chromium, the headless browser of the UI test and of the README's screenshot.
+chromium:
+	command -v chromium >/dev/null 2>&1 || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# The README's picture of the demo sweep in the MLflow UI, grouped by arm (a real nnlab.ui and
+# headless chromium; about a minute).
+SCREENSHOT := docs/ui-runs-by-arm.png
+screenshot: $(STAMP) chromium
+	$(PYTHON) tests/screenshot.py $(SCREENSHOT)
 
 reports: $(STAMP)
 	rm -rf $(REPORT_STORE) && mkdir -p $(REPORT_STORE)

@@ -5,10 +5,12 @@ of runs uses these names; DESIGN.md and the README list them for users. Nothing 
 MLflow or Hydra.
 """
 
+import hashlib
 import os
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -22,9 +24,36 @@ CONFIG_HASH_TAG = "nnlab.config_hash"
 RECIPE_TAG = "nnlab.recipe"
 FAILURE_TAG = "nnlab.failure"  # the human message of a FAILED or KILLED run
 DIVERGED_AT_TAG = "nnlab.diverged_at"  # the step at which a diverged run's loss left the floats
+ARM_TAG = "nnlab.arm"  # the values its sweep varies, the seed aside: `activation=relu`
+# The arm of a run whose sweep varies only the seed, or that ran alone, with no overrides.
+DEFAULTS_ARM = "(defaults)"
+# MLflow's names for the checkout: its commit, and whether tracked files had uncommitted changes.
 COMMIT_TAG = "mlflow.source.git.commit"
+DIRTY_TAG = "mlflow.source.git.dirty"
+DIFF_DIGEST_TAG = "nnlab.git_diff"  # a digest of the uncommitted changes (DIFF_ARTIFACT)
+# `nnlab.env.python`, `nnlab.env.blas_kernel`, ...: where the run's numbers were computed.
+ENV_TAG_PREFIX = "nnlab.env."
 # `nnlab.sweep.<id>` on a run that sweep <id> skipped because it had finished before (resume).
 MEMBER_TAG_PREFIX = "nnlab.sweep."
+# MLflow's nested runs: each run of a sweep names the sweep's parent run.
+PARENT_RUN_TAG = "mlflow.parentRunId"
+
+# The artifacts of every run beside its config, weights and figures.
+ENVIRONMENT_ARTIFACT = "environment.json"
+DIFF_ARTIFACT = "git_diff.patch"  # `git diff HEAD` of a dirty checkout
+
+# A sweep's parent run: `nnlab.kind=sweep`, the sweep's id, its command line; its params are the
+# sweep's overrides as typed; at the end, a tag per outcome and the wall time (tags, not
+# metrics: the UI's charts of the runs stay the runs' own).
+KIND_TAG = "nnlab.kind"
+SWEEP_KIND = "sweep"
+COMMAND_TAG = "nnlab.command"
+SKIPPED_ARTIFACT = "skipped_runs.csv"  # the finished runs a resumed sweep counts without rerunning
+WALL_TIME_TAG = "nnlab.wall_time_s"
+COUNT_TAG_PREFIX = "nnlab.runs."  # `nnlab.runs.finished`, ...
+# How the jobs of a sweep ended, as its parent run counts them.
+SWEEP_OUTCOMES = ("finished", "diverged", "crashed", "worker_died", "killed", "running", "lost",
+                  "skipped")
 
 # The per-step metric of a run.
 TRAIN_LOSS_SERIES = "train_loss"
@@ -36,8 +65,15 @@ SWEEP_ID_ENV = "NNLAB_SWEEP_ID"
 EXPERIMENT_ID_ENV = "NNLAB_EXPERIMENT_ID"
 SWEEP_SIZE_ENV = "NNLAB_SWEEP_SIZE"
 GIT_COMMIT_ENV = "NNLAB_GIT_COMMIT"
+GIT_DIFF_ENV = "NNLAB_GIT_DIFF_FILE"  # the file holding the checkout's diff; "" for a clean one
 RUN_NAME_ENV = "NNLAB_RUN_NAME"
-JOB_ENV = (SWEEP_ID_ENV, EXPERIMENT_ID_ENV, SWEEP_SIZE_ENV, GIT_COMMIT_ENV, RUN_NAME_ENV)
+ARM_ENV = "NNLAB_ARM"
+PARENT_RUN_ENV = "NNLAB_PARENT_RUN_ID"
+JOB_ENV = (SWEEP_ID_ENV, EXPERIMENT_ID_ENV, SWEEP_SIZE_ENV, GIT_COMMIT_ENV, GIT_DIFF_ENV,
+           RUN_NAME_ENV, ARM_ENV, PARENT_RUN_ENV)
+
+# The failure of the runs in flight on a worker that died.
+WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 
 
 def failure_message(diverged_at: int) -> str:
@@ -49,6 +85,11 @@ def diverged(tags: dict[str, str]) -> bool:
     """Whether a run's tags say it diverged. Runs logged before `nnlab.diverged_at` existed
     say it only in their failure message."""
     return DIVERGED_AT_TAG in tags or tags.get(FAILURE_TAG, "").startswith("diverged")
+
+
+def is_sweep_parent(tags: dict[str, str]) -> bool:
+    """Whether a run is a sweep's parent run, not one of its jobs."""
+    return tags.get(KIND_TAG) == SWEEP_KIND
 
 
 def new_sweep_id() -> str:
@@ -64,19 +105,56 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def git_commit() -> str | None:
-    """The commit of the nnlab checkout that runs, if it is one (a sweep's launching process
-    hands its own to the jobs, which then need no git)."""
-    if GIT_COMMIT_ENV in os.environ:
-        return os.environ[GIT_COMMIT_ENV] or None
+def _git(*args: str) -> str | None:
+    """`git args` in nnlab's folder: its output, or None outside a checkout (or without git)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+        out = subprocess.run(["git", "--no-optional-locks", *args], cwd=Path(__file__).parent,
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None
 
 
-def code_version(commit: str | None) -> str:
-    """What computed a run: nnlab's version and, from a checkout, its git commit."""
-    return f"{package_version()}+{commit or 'unknown'}"
+@dataclass(frozen=True)
+class Checkout:
+    """The nnlab checkout that computes: its commit and its uncommitted changes to tracked files
+    (`git status` says whether there are any, `git diff HEAD` what they are)."""
+
+    commit: str | None
+    dirty: bool = False
+    diff: str = ""
+
+    @property
+    def diff_digest(self) -> str | None:
+        return hashlib.sha256(self.diff.encode()).hexdigest()[:12] if self.dirty else None
+
+    def tags(self) -> dict[str, str]:
+        """The run tags that record it (none outside a checkout)."""
+        if self.commit is None:
+            return {}
+        tags = {COMMIT_TAG: self.commit, DIRTY_TAG: str(self.dirty).lower()}
+        if self.dirty:
+            tags[DIFF_DIGEST_TAG] = str(self.diff_digest)
+        return tags
+
+
+def checkout() -> Checkout:
+    """This process's checkout. A sweep's launching process hands its own to the jobs (commit
+    and diff file), which then need no git and all record the same one."""
+    if GIT_COMMIT_ENV in os.environ:
+        diff_file = os.environ.get(GIT_DIFF_ENV, "")
+        return Checkout(os.environ[GIT_COMMIT_ENV] or None, bool(diff_file),
+                        Path(diff_file).read_text() if diff_file else "")
+    head = _git("rev-parse", "HEAD")
+    if head is None:
+        return Checkout(None)
+    status = _git("status", "--porcelain", "--untracked-files=no") or ""
+    diff = (_git("diff", "HEAD") or "") if status.strip() else ""
+    return Checkout(head.strip(), bool(status.strip()), diff)
+
+
+def code_version(code: Checkout) -> str:
+    """What computed a run: nnlab's version and, from a checkout, its git commit and a digest of
+    its uncommitted changes (a run on edited code is never taken for one on the commit)."""
+    version = f"{package_version()}+{code.commit or 'unknown'}"
+    return f"{version}.dirty.{code.diff_digest}" if code.dirty else version

@@ -7,14 +7,14 @@ as they were, and runs that differ only in e.g. the activation share data and in
 which is what makes a paired comparison across seeds fair.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from nnlab import contract
+from nnlab import contract, process
 from nnlab.constraints import (
     Interval,
     ListOf,
@@ -73,6 +73,7 @@ class RunResult:
     metrics: dict[str, float]
     steps: np.ndarray  # the logged steps of the train_loss series
     train_loss: np.ndarray
+    data: Dataset  # what the run trained and was tested on
     diverged_at: int | None = None  # the step at which the loss left the floats
     files: list[str] = field(default_factory=list)
 
@@ -80,6 +81,17 @@ class RunResult:
     def failure(self) -> str | None:
         """The human message of a diverged run; None for one that trained to the end."""
         return None if self.diverged_at is None else contract.failure_message(self.diverged_at)
+
+
+def dataset_digest(data: Dataset) -> str:
+    """A digest of a run's data: its four arrays, their shapes and types. Two runs show the same
+    one exactly when they trained and were tested on the same numbers."""
+    digest = hashlib.sha256()
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        contiguous = np.ascontiguousarray(array)
+        digest.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+        digest.update(contiguous.tobytes())
+    return digest.hexdigest()[:10]
 
 
 def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
@@ -211,9 +223,7 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     from nnlab import figures
 
     inputs = build(config)
-    # One BLAS thread whatever the process: on several, OpenBLAS sums some large products in
-    # another order, and the run would not be a function of its config alone.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with process.one_blas_thread():
         # Before train, which updates the network in place.
         at_init = {f"{name}_at_init": value
                    for name, value in dead_units(inputs.net, inputs.data.x_train).items()}
@@ -237,5 +247,5 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     figures.loss_curve(logged, result.loss_history[logged], out_dir / "loss_curve.png", title)
     if result.diverged_at is None:
         figures.fit(inputs.net, inputs.data, out_dir / "fit.png", title)
-    return RunResult(metrics, logged, result.loss_history[logged], result.diverged_at,
-                     sorted(p.name for p in out_dir.iterdir()))
+    return RunResult(metrics, logged, result.loss_history[logged], inputs.data,
+                     result.diverged_at, sorted(p.name for p in out_dir.iterdir()))

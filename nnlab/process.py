@@ -27,6 +27,15 @@ def pin_blas_threads() -> None:
         os.environ[variable] = "1"
 
 
+def one_blas_thread() -> Any:
+    """A context in which BLAS uses one thread (threadpoolctl): every run trains in one, so that
+    it is a function of its config (on several, OpenBLAS sums some large products in another
+    order), whatever process it runs in."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def freeze_gc_at_exit() -> None:
     """Skip the interpreter teardown's garbage collection (~0.7 s once MLflow is loaded): by
     then every file is written and closed, and the OS frees the memory anyway. Atexit handlers

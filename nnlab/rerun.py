@@ -4,6 +4,11 @@ A run is a pure function of its config and of the code: trained again from its l
 `config.yaml`, on the same commit, it gives every logged number bit for bit. The rerun logs
 nothing to MLflow; its artifacts go to a temporary folder, deleted at the end.
 
+Before the numbers, it prints how this process's environment (Python, NumPy, SciPy, MLflow, the BLAS
+and its kernel, the CPU, the OS) differs from the one the run logged (`nnlab.env.*`): the last
+bits of a result may change with any of them. After, a note when the run was trained on another
+commit, or with other uncommitted changes, than this checkout's.
+
 Exit 0: every number identical; 1: one line per difference; 2: the run cannot be rerun (an
 unknown id, no config.yaml, a config this code cannot build).
 """
@@ -18,7 +23,7 @@ from pathlib import Path
 import yaml
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, job, schema
+from nnlab import contract, environment, job, schema
 from nnlab.constraints import ConfigError
 from nnlab.contract import COMMIT_TAG, FAILURE_TAG, TRAIN_LOSS_SERIES
 from nnlab.tracking import store
@@ -93,6 +98,32 @@ def code_note(run_commit: str | None, this_commit: str | None) -> str | None:
     return f"note: the run {trained}, {here}: a difference may come from the code"
 
 
+def changes_note(run_tags: dict[str, str], here: contract.Checkout) -> str | None:
+    """On the run's commit, a line saying the run and this checkout differ in their uncommitted
+    changes, when they do (on another commit, `code_note` says the code differs; runs logged
+    before nnlab recorded the changes say nothing of theirs: no line)."""
+    if contract.DIRTY_TAG not in run_tags or run_tags.get(COMMIT_TAG) != here.commit:
+        return None
+    logged = run_tags.get(contract.DIFF_DIGEST_TAG)
+    if logged == here.diff_digest:
+        return None
+    trained = (f"was trained with uncommitted changes (diff {logged}, its artifact "
+               f"{contract.DIFF_ARTIFACT})" if logged else "was trained on a clean checkout")
+    now = (f"this checkout has uncommitted changes (diff {here.diff_digest})" if here.dirty
+           else "this checkout has none")
+    return f"note: the run {trained}, {now}: a difference may come from the code"
+
+
+def environment_lines(run_tags: dict[str, str]) -> list[str]:
+    """`environment: numpy: logged 2.4.5, here 2.4.6`, one per difference between the run's
+    environment and this process's; one line if the run logged none."""
+    logged = environment.from_tags(run_tags)
+    if not logged:
+        return ["environment: the run logged none (nnlab.env.* tags): not compared"]
+    return [f"environment: {line}"
+            for line in environment.differences(logged, environment.current())]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Rerun one run and print the verdict; returns the exit code (0, 1 or 2)."""
     parser = argparse.ArgumentParser(
@@ -110,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nnlab: rerun error: {error}", file=sys.stderr)
         return 2
 
+    # Before the numbers: a difference in them may come from any of these.
+    for line in environment_lines(record.tags):
+        print(line)
     logged = final_metrics(record.metrics)
     # A step logged twice reads back oldest first: the dict keeps its latest value, as MLflow.
     logged_series = dict(
@@ -123,9 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         differences.append(f"{FAILURE_TAG}: logged {logged_failure!r}, "
                            f"recomputed {outcome.failure!r}")
 
-    note = code_note(record.tags.get(COMMIT_TAG), contract.git_commit())
-    if note:
-        print(note)
+    here = contract.checkout()
+    for note in (code_note(record.tags.get(COMMIT_TAG), here.commit),
+                 changes_note(record.tags, here)):
+        if note:
+            print(note)
     title = f"rerun {record.run_id} ({record.run_name})"
     if differences:
         print(f"{title}: differs from the logged run")

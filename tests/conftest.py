@@ -42,10 +42,21 @@ def store_client(cwd: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
 
 
-def all_runs(cwd: Path) -> list:
+def _every_run(cwd: Path) -> list:
     client = store_client(cwd)
     experiments = client.search_experiments()
     return client.search_runs([e.experiment_id for e in experiments], max_results=10000)
+
+
+def all_runs(cwd: Path) -> list:
+    """Every job's run in the store of cwd: the sweeps' parent runs aside (`parent_runs`)."""
+    return [run for run in _every_run(cwd) if run.data.tags.get("nnlab.kind") != "sweep"]
+
+
+def parent_runs(cwd: Path) -> list:
+    """The sweeps' parent runs in the store of cwd, the oldest first."""
+    return sorted((run for run in _every_run(cwd) if run.data.tags.get("nnlab.kind") == "sweep"),
+                  key=lambda run: run.info.start_time)
 
 
 @pytest.fixture

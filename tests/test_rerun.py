@@ -137,3 +137,17 @@ def test_a_run_from_another_commit_is_noted_and_still_judged_by_its_numbers(stor
         "difference may come from the code",
         f"rerun {run.info.run_id} ({FINISHED}): 5 metrics and 20 train_loss points identical",
     ], [])
+
+
+def test_the_environment_differences_come_first(store, tmp_path, monkeypatch, capsys):
+    cwd = _store_copy(store, tmp_path)
+    run = _runs(cwd)[FINISHED]
+    logged_numpy = run.data.tags["nnlab.env.numpy"]
+    store_client(cwd).set_tag(run.info.run_id, "nnlab.env.numpy", "1.26.0")
+    store_client(cwd).set_tag(run.info.run_id, "nnlab.env.blas_kernel", "Haswell")
+    code, out, err = rerun_here(cwd, run.info.run_id, monkeypatch, capsys)
+    assert (code, err) == (0, [])
+    assert out[:2] == [f"environment: numpy: logged 1.26.0, here {logged_numpy}",
+                       f"environment: blas_kernel: logged Haswell, here "
+                       f"{run.data.tags['nnlab.env.blas_kernel']}"]
+    assert out[-1].endswith("5 metrics and 20 train_loss points identical")

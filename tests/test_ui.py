@@ -77,6 +77,13 @@ def test_ui_prints_the_store_and_its_url(server: Server):
                           f"at http://127.0.0.1:{server.port} (Ctrl-C to stop)")
 
 
+def test_ui_prints_the_runs_page_of_each_experiment_in_the_model_training_view(server: Server):
+    # Runs logged without a sweep: no runs view of nnlab's to open with them.
+    assert server.stdout.read_text().splitlines()[1] == (
+        f"Runs of experiment '{EXPERIMENT}' (2 runs): http://127.0.0.1:{server.port}/#/experiments/"
+        f"{server.experiment_id}/runs?workflowType=machine_learning")
+
+
 def test_ui_serves_runs_of_the_default_store_on_localhost(server: Server):
     found = get_json(f"{server.base_url}/api/2.0/mlflow/runs/search",
                      {"experiment_ids": [server.experiment_id]})["runs"]

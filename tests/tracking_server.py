@@ -192,7 +192,9 @@ def search_runs(base_url: str, experiment_name: str) -> list[RunInfo]:
                     {p["key"]: p["value"] for p in run["data"].get("params", [])},
                     {t["key"]: t["value"] for t in run["data"].get("tags", [])},
                     {m["key"]: m["value"] for m in run["data"].get("metrics", [])})
-            for run in found.get("runs", [])]
+            for run in found.get("runs", [])
+            # The jobs' runs: the sweep's parent run aside.
+            if {"key": "nnlab.kind", "value": "sweep"} not in run["data"].get("tags", [])]
 
 
 def check_sweep_runs(runs: list[RunInfo]) -> None:
@@ -223,8 +225,9 @@ def check_artifacts(base_url: str, runs: list[RunInfo]) -> None:
         root = f"{base_url}/api/2.0/mlflow-artifacts/artifacts"
         path = run.artifact_uri.removeprefix(PROXIED)
         listing = get_json(f"{root}?{urllib.parse.urlencode({'path': path})}")
-        assert {f["path"] for f in listing["files"]} == {
-            "config.yaml", "weights.npz", "loss_curve.png", "fit.png"}, run.name
+        # And the diff of the checkout, when it had uncommitted changes.
+        assert {f["path"] for f in listing["files"]} - {"git_diff.patch"} == {
+            "config.yaml", "weights.npz", "loss_curve.png", "fit.png", "environment.json"}, run.name
         with np.load(io.BytesIO(get_bytes(f"{root}/{path}/weights.npz")),
                      allow_pickle=False) as weights:
             assert weights["W0"].shape == (1, 16) and weights["W1"].shape == (16, 2)

@@ -4,6 +4,7 @@ Hydra instantiates sweepers only from the `hydra_plugins` package; the logic liv
 `nnlab.harness.sweep`, this class only calls it at the right moments.
 """
 
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         from nnlab import contract, process
         from nnlab.harness import sweep
 
+        started = time.monotonic()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         # The sweeper's own `params` (hydra.sweeper.params), then the command line's.
         params = [f"{key}={value}" for key, value in (self.params or {}).items()]
@@ -49,35 +51,36 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         if start_workers is not None:
             start_workers()
         sweep.warn_if_store_is_local(str(self.config.hydra.launcher._target_))
-        launched = sweep.apply_plan(sweep.plan_sweep(jobs, run_configs))
-
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        launch = sweep.apply_plan(sweep.plan_sweep(jobs, run_configs), sweep_dir,
+                                  [o.input_line for o in overrides if o.input_line], started)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         sweep.reset_progress(sweep_dir)
         returns, start = [], 0
-        if not launched:
-            print("0 runs: every job had finished before", flush=True)
-            return returns
-        # Jobs whose output goes to a log file each (submitit's): their lines are read back from
-        # the store, so that the console shows the same progress with every launcher.
-        progress = (nullcontext() if sweep.jobs_print_progress(self.launcher)
-                    else sweep.progress_from_store(launched))
-        try:
-            with sweep.sigterm_as_interrupt(), progress:
-                for batch in self.split_overrides_to_chunks(launched, self.max_batch_size):
-                    returns.append(self.launcher.launch(batch, initial_job_idx=start))
-                    start += len(batch)
-        except KeyboardInterrupt:
-            if getattr(self.launcher, "stops_jobs_when_interrupted", False):
-                # The launcher has stopped its workers: their runs would stay RUNNING forever.
-                killed = sweep.close_jobs_in_flight(launched, contract.KILLED, "interrupted")
-                outcome = (f"{len(killed)} runs in flight marked KILLED"
-                           f"{' (' + ', '.join(killed) + ')' if killed else ''}")
-            else:
-                # Stock submitit's jobs, say, run on: marking their runs KILLED would be wrong.
-                outcome = "this launcher's jobs may still be running (on Slurm: scancel them)"
-            raise sweep.Interrupted(f"interrupted: {outcome}; the same command runs the rest "
-                                    "(finished runs are skipped)") from None
-        print(sweep.summary_line([job for batch in returns for job in batch]), flush=True)
+        with sweep.parent_runs_ended(launch):
+            if not launch.jobs:
+                print("0 runs: every job had finished before", flush=True)
+                return returns
+            # Jobs whose output goes to a log file each (submitit's): their lines are read back
+            # from the store, so that the console shows the same progress with every launcher.
+            progress = (nullcontext() if sweep.jobs_print_progress(self.launcher)
+                        else sweep.progress_from_store(launch.jobs))
+            try:
+                with sweep.sigterm_as_interrupt(), progress:
+                    for batch in self.split_overrides_to_chunks(launch.jobs, self.max_batch_size):
+                        returns.append(self.launcher.launch(batch, initial_job_idx=start))
+                        start += len(batch)
+            except KeyboardInterrupt:
+                if getattr(self.launcher, "stops_jobs_when_interrupted", False):
+                    # The launcher has stopped its workers: their runs would stay RUNNING.
+                    killed = sweep.close_jobs_in_flight(launch.jobs, contract.KILLED,
+                                                        "interrupted")
+                    outcome = (f"{len(killed)} runs in flight marked KILLED"
+                               f"{' (' + ', '.join(killed) + ')' if killed else ''}")
+                else:
+                    # Stock submitit's jobs, say, run on: marking their runs KILLED would be wrong.
+                    outcome = "this launcher's jobs may still be running (on Slurm: scancel them)"
+                raise sweep.Interrupted(f"interrupted: {outcome}; the same command runs the "
+                                        "rest (finished runs are skipped)") from None
+            print(sweep.summary_line([job for batch in returns for job in batch]), flush=True)
         return returns

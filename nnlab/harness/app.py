@@ -5,6 +5,7 @@ The app wires config -> data + network -> train -> MLflow; the logic lives in `n
 `nnlab.tracking` (MLflow).
 """
 
+import json
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, job, process, schema
+from nnlab import contract, environment, job, process, schema
 from nnlab.constraints import ConfigError
 from nnlab.harness import sweep
 
@@ -47,14 +48,19 @@ def track(cfg: DictConfig) -> dict:
     name = os.environ.get(contract.RUN_NAME_ENV) or f"{config.activation}-s{config.seed}"
     experiment_id = os.environ.get(contract.EXPERIMENT_ID_ENV) or store.ensure_experiment(
         config.experiment_name)
-    commit = contract.git_commit()
+    code = contract.checkout()
+    env = environment.current()
     tags = {
         contract.SWEEP_ID_TAG: os.environ.get(contract.SWEEP_ID_ENV) or contract.new_sweep_id(),
-        contract.CONFIG_HASH_TAG: schema.config_hash(config, contract.code_version(commit)),
+        contract.CONFIG_HASH_TAG: schema.config_hash(config, contract.code_version(code)),
         contract.RECIPE_TAG: hydra_cfg.runtime.choices.get("recipe", ""),
+        contract.ARM_TAG: os.environ.get(contract.ARM_ENV)
+        or sweep.single_run_arm(list(hydra_cfg.overrides.task)),
+        **code.tags(),
+        **environment.tags(env),
     }
-    if commit:
-        tags[contract.COMMIT_TAG] = commit
+    if os.environ.get(contract.PARENT_RUN_ENV):
+        tags[contract.PARENT_RUN_TAG] = os.environ[contract.PARENT_RUN_ENV]
     run_id = store.start_run(experiment_id, name, schema.flatten(config), tags)
     out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
     try:
@@ -64,14 +70,21 @@ def track(cfg: DictConfig) -> dict:
         store.mark_run(run_id, contract.FAILED,
                        {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
         raise
+    (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
+    if code.dirty:
+        (out_dir / contract.DIFF_ARTIFACT).write_text(code.diff)
     end_tags = {}
     if result.diverged_at is not None:
         end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
                     contract.DIVERGED_AT_TAG: str(result.diverged_at)}
     status = contract.FINISHED if result.diverged_at is None else contract.FAILED
+    data = result.data
+    dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
+                                  {"x_train": data.x_train, "x_test": data.x_test},
+                                  {"y_train": data.y_train, "y_test": data.y_test})
     store.end_run(run_id, status, result.metrics,
                   {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
-                  out_dir)
+                  out_dir, dataset)
     line = sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
                                time.perf_counter() - start)
     if hydra_cfg.mode == RunMode.MULTIRUN:

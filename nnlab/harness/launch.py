@@ -39,7 +39,6 @@ from nnlab.harness import compat, sweep
 
 log = logging.getLogger(__name__)
 
-WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 # A worker's cache: the composed config of the first job of each arm, for one `launch` call.
 FIRST_OF_ARM_CACHE = "first job config of each arm"
 
@@ -191,13 +190,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 # started yet, and the sweep stops as with Hydra's joblib launcher.
                 raise
             lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
-                                                  WORKER_DIED))
+                                                  contract.WORKER_DIED))
             if not lost and len(returns) == done_before:
                 raise  # the pool died before any job ran: a new pool would too
             for idx, overrides in list(pending.items()):
                 if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
                     task = [o.input_line for o in sweep.parse(overrides)
                             if not o.is_hydra_override()]
-                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(WORKER_DIED))
+                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(contract.WORKER_DIED))
                     del pending[idx]
     return [returns[idx] for idx in sorted(returns)]

@@ -8,19 +8,22 @@ with every launcher. After: one summary line, and an error if a job crashed (a d
 result, not a crash).
 """
 
+import csv
 import dataclasses
 import fcntl
 import functools
+import json
 import os
+import shlex
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -28,12 +31,11 @@ from hydra.core.utils import JobReturn
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError
 
-from nnlab import contract, job, schema
+from nnlab import contract, environment, job, schema
 from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
-
-if TYPE_CHECKING:  # MLflow takes seconds to import: the store is imported where it is used
-    from nnlab.tracking.store import RunRecord
+from nnlab.tracking import views
+from nnlab.tracking.records import RunRecord
 
 PROGRESS_FILE = ".nnlab_progress"
 ENV_SET = "hydra.job.env_set."
@@ -118,18 +120,49 @@ def set_per_job_values(config: DictConfig, per_job: list[Override]) -> None:
                          force_add=override.is_add() or override.is_force_add())
 
 
-def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
-    """Readable names from the values that vary across the sweep: `relu-s3`, `lr0.1-relu-s3`."""
+
+
+# What an arm leaves out: the seed, and the settings that change no number of a run.
+NOT_ARM_KEYS = ("seed", "experiment_name", "resume")
+
+
+def _chosen_and_swept(job_overrides: list[list[str]]) -> tuple[list[dict[str, str]], list[str]]:
+    """Each job's values by key, and the keys whose value varies across the sweep, seed aside."""
     chosen = [{override_key(o): o.get_value_element_as_str() for o in parse(overrides)}
               for overrides in job_overrides]
     values: dict[str, set[str]] = {}
     for job_values in chosen:
         for key, value in job_values.items():
             values.setdefault(key, set()).add(value)
-    swept = [key for key, seen in values.items() if len(seen) > 1 and key != "seed"]
+    return chosen, [key for key, seen in values.items() if len(seen) > 1 and key != "seed"]
+
+
+def run_names(job_overrides: list[list[str]], seeds: list[int]) -> list[str]:
+    """Readable names from the values that vary across the sweep: `relu-s3`, `lr0.1-relu-s3`."""
+    chosen, swept = _chosen_and_swept(job_overrides)
     return ["-".join([_name_part(key, job_values[key]) for key in swept if key in job_values]
                      + [f"s{seed}"])
             for job_values, seed in zip(chosen, seeds, strict=True)]
+
+
+def arms(job_overrides: list[list[str]]) -> list[str]:
+    """Each job's arm (tag `nnlab.arm`): the values the sweep varies, the seed aside, as
+    overrides (`activation=relu`, `activation=relu lr=0.1`). A sweep that varies only the seed
+    has one arm: the jobs' own overrides, the seed aside, or `(defaults)`. Neither counts
+    `experiment_name` or `resume`, which change no number of a run."""
+    chosen, swept = _chosen_and_swept(job_overrides)
+    return [_arm({key: job_values[key] for key in swept or job_values
+                  if key in job_values and key not in NOT_ARM_KEYS}) for job_values in chosen]
+
+
+def single_run_arm(task_overrides: Sequence[str]) -> str:
+    """The arm of a run launched alone: its overrides, the seed aside, or `(defaults)`."""
+    return arms([list(task_overrides)])[0]
+
+
+def _arm(values: dict[str, str]) -> str:
+    return " ".join(f"{key}={value.replace(' ', '')}" for key, value in values.items()) \
+        or contract.DEFAULTS_ARM
 
 
 def _name_part(key: str, value: str) -> str:
@@ -262,6 +295,7 @@ class PlannedJob:
     overrides: list[str]
     config: schema.RunConfig
     run_name: str
+    arm: str
 
 
 @dataclass(frozen=True)
@@ -269,10 +303,11 @@ class SweepPlan:
     """What a sweep will run, decided before anything runs."""
 
     sweep_id: str
-    commit: str | None
+    checkout: contract.Checkout
     experiment_ids: dict[str, str]  # by experiment name, each created if it was missing
     todo: list[PlannedJob]
-    reused: list[str]  # ids of the runs that finished before: resume skips their jobs
+    reused: list[RunRecord]  # the runs that finished before: resume skips their jobs
+    key_metrics: dict[str, list[str]]  # per experiment: its analysis block's metrics, if any
 
 
 def plan_sweep(job_overrides: list[list[str]],
@@ -284,51 +319,176 @@ def plan_sweep(job_overrides: list[list[str]],
     experiment_ids = {name: store.ensure_experiment(name)
                       for name in sorted({c.experiment_name for c in run_configs})}
     names = run_names(job_overrides, [c.seed for c in run_configs])
-    commit = contract.git_commit()
-    version = contract.code_version(commit)
+    code = contract.checkout()
+    version = contract.code_version(code)
     finished = _finished_runs({c.experiment_name for c in run_configs if c.resume})
     todo, reused = [], []
-    for overrides, config, name in zip(job_overrides, run_configs, names, strict=True):
-        run_id = config.resume and finished[config.experiment_name].get(
+    for overrides, config, name, arm in zip(job_overrides, run_configs, names,
+                                            arms(job_overrides), strict=True):
+        run = config.resume and finished[config.experiment_name].get(
             schema.config_hash(config, version))
-        if run_id:
-            reused.append(run_id)
+        if run:
+            reused.append(run)
         else:
-            todo.append(PlannedJob(list(overrides), config, name))
-    return SweepPlan(contract.new_sweep_id(), commit, experiment_ids, todo, reused)
+            todo.append(PlannedJob(list(overrides), config, name, arm))
+    key_metrics = {name: _analysis_metrics([c for c in run_configs if c.experiment_name == name])
+                   for name in experiment_ids}
+    return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, key_metrics)
 
 
-def apply_plan(plan: SweepPlan) -> list[list[str]]:
-    """Count the finished runs in this sweep, say what runs where, and return the overrides
-    to launch, each with its sweep id, experiment id and run name."""
+def _analysis_metrics(configs: list[schema.RunConfig]) -> list[str]:
+    """The metrics the experiments' analysis blocks compare (a name, or {name: ...})."""
+    names: list[str] = []
+    for config in configs:
+        for entry in (config.analysis or {}).get("metrics") or []:
+            name = entry if isinstance(entry, str) else entry.get("name")
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The jobs to launch, each with its sweep id, experiment id, run name, arm and parent run,
+    and the sweep's parent run in each experiment."""
+
+    plan: SweepPlan
+    jobs: list[list[str]]
+    parent_runs: dict[str, str]  # by experiment id
+    started: float  # time.monotonic() when the sweep began
+
+
+def command_line() -> str:
+    """The command that started this process, as a user would type it again."""
+    program = Path(sys.argv[0])
+    if program.name == "run.py" and program.parent.name == "nnlab":
+        return shlex.join(["python", "-m", "nnlab.run", *sys.argv[1:]])
+    return shlex.join(sys.argv)
+
+
+def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
+               started: float) -> Launch:
+    """Start the sweep's parent run in each experiment (the command line, the sweep's overrides
+    as params, the environment, the skipped runs), count the finished runs in this sweep, say
+    what runs where, and return the jobs to launch."""
     from nnlab.tracking import store
     from nnlab.tracking.uri import tracking_uri
 
     # The finished runs a sweep skips are part of it too: the report of this sweep counts them.
-    store.tag_runs(plan.reused, {contract.MEMBER_TAG_PREFIX + plan.sweep_id: "finished before"})
+    store.tag_runs([run.run_id for run in plan.reused],
+                   {contract.MEMBER_TAG_PREFIX + plan.sweep_id: "finished before"})
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    files = sweep_dir / ".nnlab_parent"
+    files.mkdir(exist_ok=True)
+    diff_file = ""
+    if plan.checkout.dirty:
+        (files / contract.DIFF_ARTIFACT).write_text(plan.checkout.diff)
+        diff_file = str((files / contract.DIFF_ARTIFACT).resolve())
+    (files / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(environment.current(),
+                                                                  indent=1))
+    parents = {}
+    # As typed: `seed` -> `range(20)`, `activation` -> `relu,sigmoid`.
+    params = {override_key(o): (o.input_line or "").split("=", 1)[1]
+              for o in parse(sweep_overrides) if "=" in (o.input_line or "")}
+    for name, experiment_id in plan.experiment_ids.items():
+        reused = [run for run in plan.reused
+                  if run.params.get("experiment_name", name) == name]
+        (files / contract.SKIPPED_ARTIFACT).unlink(missing_ok=True)
+        if reused:
+            with (files / contract.SKIPPED_ARTIFACT).open("w", newline="") as skipped:
+                writer = csv.writer(skipped)
+                writer.writerow(["run_id", "run_name", contract.SWEEP_ID_TAG])
+                writer.writerows([run.run_id, run.run_name,
+                                  run.tags.get(contract.SWEEP_ID_TAG, "")] for run in reused)
+        tags = {contract.KIND_TAG: contract.SWEEP_KIND, contract.SWEEP_ID_TAG: plan.sweep_id,
+                contract.COMMAND_TAG: command_line(), **plan.checkout.tags(),
+                **environment.tags(environment.current())}
+        parents[experiment_id] = store.start_run(experiment_id, f"{name}-{plan.sweep_id}",
+                                                 params, tags)
+        store.log_artifacts(parents[experiment_id], files)
+        store.set_experiment_tag(experiment_id, *views.runs_view(plan.key_metrics[name]))
     skipped = f"skipped {len(plan.reused)} finished, " if plan.reused else ""
     experiments = ", ".join(f"'{name}'" for name in plan.experiment_ids)
     print(f"nnlab: {skipped}running {len(plan.todo)} -> experiment {experiments} at "
           f"{tracking_uri()} (sweep {plan.sweep_id})", flush=True)
     shared = {contract.SWEEP_ID_ENV: plan.sweep_id, contract.SWEEP_SIZE_ENV: str(len(plan.todo)),
-              contract.GIT_COMMIT_ENV: plan.commit or ""}
+              contract.GIT_COMMIT_ENV: plan.checkout.commit or "",
+              contract.GIT_DIFF_ENV: diff_file}
     launched = []
     for planned in plan.todo:
-        env = shared | {contract.EXPERIMENT_ID_ENV: plan.experiment_ids[
-                            planned.config.experiment_name],
-                        contract.RUN_NAME_ENV: planned.run_name}
+        experiment_id = plan.experiment_ids[planned.config.experiment_name]
+        env = shared | {contract.EXPERIMENT_ID_ENV: experiment_id,
+                        contract.RUN_NAME_ENV: planned.run_name, contract.ARM_ENV: planned.arm,
+                        contract.PARENT_RUN_ENV: parents[experiment_id]}
         launched.append(planned.overrides + [_env_override(key, _quoted(value))
                                              for key, value in env.items()])
-    return launched
+    return Launch(plan, launched, parents, started)
 
 
-def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, str]]:
-    """Per experiment, its FINISHED runs' ids by config hash (one query per experiment)."""
+def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, RunRecord]]:
+    """Per experiment, its FINISHED runs by config hash (one query per experiment)."""
     from nnlab.tracking import store
 
-    return {name: {run.tags.get(contract.CONFIG_HASH_TAG): run.run_id
+    return {name: {run.tags.get(contract.CONFIG_HASH_TAG, ""): run
                    for run in store.find_runs(name) if run.status == contract.FINISHED}
             for name in experiment_names}
+
+
+def _outcome(run: RunRecord) -> str:
+    """How a job's run ended, in the parent run's words (contract.SWEEP_OUTCOMES)."""
+    if run.status == contract.FINISHED:
+        return "finished"
+    if run.status == contract.KILLED:
+        return "killed"
+    if run.status in contract.NOT_TERMINATED:
+        return "running"
+    if contract.diverged(run.tags):
+        return "diverged"
+    if run.tags.get(contract.FAILURE_TAG) == contract.WORKER_DIED:
+        return "worker_died"
+    return "crashed"
+
+
+def outcome_counts(runs: list[RunRecord], launched: int, skipped: int) -> dict[str, str]:
+    """The parent run's counts, a tag `nnlab.runs.<outcome>` for each outcome (lost: launched
+    jobs that left no run, such as those not started when the sweep was stopped)."""
+    counts = Counter(_outcome(run) for run in runs)
+    counts["lost"] = max(launched - len(runs), 0)
+    counts["skipped"] = skipped
+    return {contract.COUNT_TAG_PREFIX + outcome: str(counts[outcome])
+            for outcome in contract.SWEEP_OUTCOMES}
+
+
+def end_parent_runs(launch: Launch, status: str) -> None:
+    """End the sweep's parent runs with `status`, each with its jobs' outcomes and the wall time
+    since the sweep began."""
+    from nnlab.tracking import store
+
+    names = {experiment_id: name for name, experiment_id in launch.plan.experiment_ids.items()}
+    wall = f"{time.monotonic() - launch.started:.1f}"
+    for experiment_id, parent in launch.parent_runs.items():
+        name = names[experiment_id]
+        launched = sum(job.config.experiment_name == name for job in launch.plan.todo)
+        skipped = sum(run.params.get("experiment_name", name) == name
+                      for run in launch.plan.reused)
+        runs = store.sweep_runs(launch.plan.sweep_id, experiment_id)
+        tags = outcome_counts(runs, launched, skipped) | {contract.WALL_TIME_TAG: wall}
+        store.end_run(parent, status, {}, {}, tags)
+
+
+@contextmanager
+def parent_runs_ended(launch: Launch) -> Iterator[None]:
+    """End the parent runs as the sweep ends: FINISHED, KILLED when it is interrupted, FAILED
+    when a job crashed or the sweep itself failed."""
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted):
+        end_parent_runs(launch, contract.KILLED)
+        raise
+    except BaseException:
+        end_parent_runs(launch, contract.FAILED)
+        raise
+    end_parent_runs(launch, contract.FINISHED)
 
 
 @contextmanager
@@ -398,7 +558,7 @@ def jobs_print_progress(launcher: object) -> bool:
     return not type(launcher).__module__.startswith("hydra_plugins.hydra_submitit_launcher")
 
 
-def stored_progress_line(run: "RunRecord") -> str | None:
+def stored_progress_line(run: RunRecord) -> str | None:
     """A run's progress line as its job printed it (the duration is the store's: from the
     run's creation to its end), or None for a crashed run, which the summary names."""
     failure = run.tags.get(contract.FAILURE_TAG)

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     if written.answer:
         print(f"Answer: {written.answer}")
     print(f"Key result: {written.key_result}")
+    for logged in written.logged:
+        print(f"MLflow: {logged.where()}")
 
 
 if __name__ == "__main__":

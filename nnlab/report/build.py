@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown, placeholders, verdict
+from nnlab.report import compare, markdown, placeholders, publish, verdict
 from nnlab.report.analysis import (
     Analysis,
     MetricSpec,
@@ -34,6 +34,7 @@ class Written:
     key_result: str  # computed
     selection: Selection
     index: Path | None  # the index rewritten; None for an ad-hoc report (not indexed)
+    logged: list[publish.Logged]  # where in MLflow: the parent run of each reported sweep
 
 
 def _baseline_arg(text: str) -> str | dict[str, str]:
@@ -132,7 +133,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
                  success: Success | str | None = None, analysis: Analysis | None = None,
                  out_dir: Path | None = None) -> Written:
     """Write out_dir/NAME.md, its figures and runs.csv in out_dir/NAME/, and for an experiment
-    of experiments/ the index out_dir/README.md.
+    of experiments/ the index out_dir/README.md; log the report to the parent run of its sweep.
 
     name: an experiment file (experiments/NAME.yaml: its MLflow experiment and analysis block),
     else an MLflow experiment; None: the default experiment with arms detected. analysis: used
@@ -183,4 +184,5 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     index = out_dir / markdown.INDEX if indexed else None
     if index is not None:
         index.write_text(markdown.index(out_dir))
-    return Written(path, answer, key_result, selection, index)
+    logged = publish.to_parent_runs(experiment, selection.sweep_ids, path, figure_dir)
+    return Written(path, answer, key_result, selection, index, logged)

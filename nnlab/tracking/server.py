@@ -39,6 +39,8 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from nnlab.tracking.views import runs_page_lines
+
 SERVER_DB = "mlflow-server.db"
 SERVER_ARTIFACTS_DIR = "mlflow-server-artifacts"
 # Binding every interface: the URL workers need names this machine instead.
@@ -232,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"Workers log to it with: MLFLOW_TRACKING_URI={url}"]
     if args.app_name:
         lines.append("and MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD (basic auth)")
+    lines += runs_page_lines(url, args.backend_store_uri)
     if args.host == ALL_INTERFACES and not args.allowed_hosts:
         lines.append(f"MLflow refuses requests addressed to {name} unless started with "
                      f"--allowed-hosts {name}:{args.port} (localhost and private IPs pass)")

@@ -18,7 +18,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # request of its own: a sweep already prints one line per run.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
-from mlflow.entities import Metric, Param, Run, RunTag  # noqa: E402
+import numpy as np  # noqa: E402
+from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: E402
+from mlflow.data.numpy_dataset import from_numpy  # noqa: E402
+from mlflow.entities import (  # noqa: E402
+    Dataset,
+    DatasetInput,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunTag,
+)
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.protos.databricks_pb2 import (  # noqa: E402
     RESOURCE_ALREADY_EXISTS,
@@ -27,12 +38,31 @@ from mlflow.protos.databricks_pb2 import (  # noqa: E402
 )
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from nnlab.contract import FAILURE_TAG, SWEEP_ID_TAG  # noqa: E402
+from nnlab.contract import (  # noqa: E402
+    FAILURE_TAG,
+    KIND_TAG,
+    SWEEP_ID_TAG,
+    SWEEP_KIND,
+    is_sweep_parent,
+)
+from nnlab.tracking.records import RunRecord  # noqa: E402
 from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # noqa: E402
 
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
 SEARCH_PAGE = 1000
+# MLflow's tag on a dataset input saying what the run used it for.
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+@dataclass(frozen=True)
+class DatasetArrays:
+    """The arrays a run trained and was tested on, under a name and a digest of their bytes."""
+
+    name: str
+    digest: str
+    features: dict[str, np.ndarray]  # x_train, x_test
+    targets: dict[str, np.ndarray]  # y_train, y_test
 
 
 def _client() -> MlflowClient:
@@ -93,6 +123,26 @@ def start_run(experiment_id: str, run_name: str, params: dict[str, str],
     return run.info.run_id
 
 
+def _dataset_input(arrays: DatasetArrays) -> DatasetInput:
+    """MLflow's dataset input for the arrays: name, digest, the splits' shapes (its profile)."""
+    dataset = from_numpy(arrays.features, targets=arrays.targets, name=arrays.name,
+                         digest=arrays.digest,
+                         source=CodeDatasetSource({"nnlab.dataset": arrays.name}))
+    return DatasetInput(Dataset(**dataset.to_dict()),
+                        tags=[InputTag(DATASET_CONTEXT_TAG, "training")])
+
+
+def _log_dataset(client: MlflowClient, run_id: str, dataset_input: DatasetInput) -> None:
+    """The run's dataset input. The store keeps each dataset (name, digest) once per experiment
+    and runs refer to it; it looks the dataset up, then inserts it if missing, so two runs on
+    the same data ending at once (a seed's arms) both insert it, and the second fails on the
+    store's unique key. The dataset is there by then: the second try refers to it."""
+    try:
+        client.log_inputs(run_id, datasets=[dataset_input])
+    except MlflowException:
+        client.log_inputs(run_id, datasets=[dataset_input])
+
+
 def end_run(
     run_id: str,
     status: str,
@@ -100,9 +150,13 @@ def end_run(
     series: dict[str, tuple[Iterable[int], Iterable[float]]],
     tags: dict[str, str],
     artifacts_dir: Path | None = None,
+    dataset: DatasetArrays | None = None,
 ) -> None:
-    """Log final metrics, per-step series (batched) and artifacts, then close the run."""
+    """Log final metrics, per-step series (batched), the dataset input and artifacts, then
+    close the run."""
     client = _client()
+    if dataset is not None:
+        _log_dataset(client, run_id, _dataset_input(dataset))
     timestamp = int(time.time() * 1000)
     rows = [Metric(k, float(v), timestamp, 0) for k, v in metrics.items() if v is not None]
     for key, (steps, values) in series.items():
@@ -131,33 +185,53 @@ def tag_runs(run_ids: Iterable[str], tags: dict[str, str]) -> None:
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
+def log_artifacts(run_id: str, paths: Path | Iterable[Path],
+                  artifact_path: str | None = None) -> None:
+    """Copy a folder's files, or these files, into the run's artifacts (under
+    `artifact_path`)."""
+    client = _client()
+    if isinstance(paths, Path):
+        client.log_artifacts(run_id, str(paths), artifact_path)
+        return
+    for path in paths:
+        client.log_artifact(run_id, str(path), artifact_path)
+
+
+def set_experiment_tag(experiment_id: str, key: str, value: str) -> None:
+    _client().set_experiment_tag(experiment_id, key, value)
+
+
+def _search(experiment_ids: list[str], filter_string: str | None = None) -> list[Run]:
+    """Every run of the experiments matching the filter, page by page."""
+    client = _client()
+    runs: list[Run] = []
+    token = None
+    while True:
+        page = client.search_runs(experiment_ids, filter_string or "", max_results=SEARCH_PAGE,
+                                  page_token=token)
+        runs += list(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _sweep_filter(sweep_id: str) -> str:
+    return f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}'"
+
+
 def close_running_runs(sweep_id: str, experiment_ids: Iterable[str], status: str,
                        reason: str) -> list[str]:
-    """Close the sweep's runs still RUNNING, whose process is gone; returns their names."""
-    client = _client()
-    runs = client.search_runs(
-        list(experiment_ids), max_results=SEARCH_PAGE,
-        filter_string=f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' AND attributes.status = 'RUNNING'")
+    """Close the sweep's runs still RUNNING, whose process is gone (its parent run aside);
+    returns their names."""
+    runs = [run for run in _search(list(experiment_ids),
+                                   f"{_sweep_filter(sweep_id)} AND attributes.status = 'RUNNING'")
+            if not is_sweep_parent(run.data.tags)]
     for run in runs:
         mark_run(run.info.run_id, status, {FAILURE_TAG: reason})
     return [run.info.run_name or run.info.run_id for run in runs]
 
 
 # Reading runs back (the report, the rerun). Read-only: nothing below writes to the store.
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run as plain values: no MLflow entity leaves this module."""
-
-    run_id: str
-    run_name: str
-    status: str
-    start_time: int  # ms since the epoch
-    end_time: int | None
-    params: dict[str, str]
-    tags: dict[str, str]
-    metrics: dict[str, float]  # the last value of each; per-step series: metric_histories
 
 
 def _existing_store() -> MlflowClient:
@@ -194,23 +268,38 @@ def get_run(run_id: str) -> RunRecord:
         return _record(client.get_run(run_id))
 
 
-def find_runs(experiment_name: str) -> list[RunRecord]:
-    """Every run of an experiment; LookupError naming the experiments there are if it is missing."""
+def experiment_id(experiment_name: str) -> str:
+    """The id of an existing experiment; LookupError naming the experiments there are if it is
+    missing."""
     client = _existing_store()
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         known = ", ".join(sorted(e.name for e in client.search_experiments())) or "none"
         raise LookupError(f"no MLflow experiment '{experiment_name}' in {tracking_uri()} "
                           f"(experiments there: {known})")
-    records: list[RunRecord] = []
-    token = None
-    while True:
-        page = client.search_runs([experiment.experiment_id], max_results=SEARCH_PAGE,
-                                  page_token=token)
-        records += [_record(run) for run in page]
-        token = page.token
-        if not token:
-            return records
+    return experiment.experiment_id
+
+
+def find_runs(experiment_name: str) -> list[RunRecord]:
+    """Every run of an experiment but the sweeps' parent runs (`find_sweep_parents`: a parent
+    holds no config and no result); LookupError naming the experiments there are if it is
+    missing."""
+    return [_record(run) for run in _search([experiment_id(experiment_name)])
+            if not is_sweep_parent(run.data.tags)]
+
+
+def find_sweep_parents(experiment_name: str) -> dict[str, RunRecord]:
+    """The parent run of each sweep of the experiment, by sweep id (sweeps from before nnlab
+    made parents have none)."""
+    runs = _search([experiment_id(experiment_name)], f"tags.`{KIND_TAG}` = '{SWEEP_KIND}'")
+    return {run.data.tags[SWEEP_ID_TAG]: _record(run) for run in runs
+            if SWEEP_ID_TAG in run.data.tags}
+
+
+def sweep_runs(sweep_id: str, experiment_id: str) -> list[RunRecord]:
+    """The runs a sweep started in an experiment, its parent aside."""
+    return [_record(run) for run in _search([experiment_id], _sweep_filter(sweep_id))
+            if not is_sweep_parent(run.data.tags)]
 
 
 def ended_sweep_runs(sweep_id: str, experiment_ids: Iterable[str]) -> list[RunRecord]:

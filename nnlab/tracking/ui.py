@@ -3,6 +3,9 @@
 Stock `mlflow ui` starts 4 uvicorn workers plus a job runner with 7 huey consumers (15 processes,
 ~2.7 GB RSS here); nnlab uses none of the server-side jobs (GenAI scorers, trace rollups), so one
 worker is enough: 2 processes, ~0.5 GB. `nnlab.tracking.server` builds the command line for both.
+
+Under its URL it prints a link to the runs of each experiment, the most recent first
+(`nnlab.tracking.views`): the UI's own start page is its GenAI overview.
 """
 
 import argparse
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 
 from nnlab.tracking.server import serve, server_command
 from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri
+from nnlab.tracking.views import runs_page_lines
 
 
 def _local_store_options(uri: str) -> list[str]:
@@ -43,8 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     command = server_command(uri, args.host, args.port, _local_store_options(uri))
-    return serve("nnlab.ui", command, args.host, args.port,
-                 f"MLflow UI for {uri} at http://{args.host}:{args.port} (Ctrl-C to stop)")
+    url = f"http://{args.host}:{args.port}"
+    banner = [f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", *runs_page_lines(url, uri)]
+    return serve("nnlab.ui", command, args.host, args.port, "\n".join(banner))
 
 
 if __name__ == "__main__":
