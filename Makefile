@@ -50,8 +50,10 @@ test-integration: $(STAMP) chromium
 	$(PIP) -e '.[$(EXTRAS)]'
 	$(PYTHON) -m pytest -q tests/integration
 
+# ruff (the private-access rule included) and pyright (basic mode: pyproject.toml).
 lint: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
+	$(PYTHON) -m pyright
 
 bench: $(STAMP)
 	$(PYTHON) -m benchmarks

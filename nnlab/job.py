@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -203,7 +204,8 @@ def evaluate(net: Network, data: Dataset, loss: str) -> dict[str, float]:
 
 def save_weights(net: Network, path: Path) -> None:
     """Weights as .npz (W0, b0, W1, b1, ...; activation names as strings): no pickle."""
-    arrays: dict[str, np.ndarray] = {f"W{i}": w for i, w in enumerate(net.weights)}
+    # Any: a keyword of np.savez's own (allow_pickle) would otherwise seem to be among them.
+    arrays: dict[str, Any] = {f"W{i}": w for i, w in enumerate(net.weights)}
     arrays |= {f"b{i}": b for i, b in enumerate(net.biases)}
     arrays |= {"activation": np.array(net.activation), "output": np.array(net.output)}
     np.savez(path, **arrays)

@@ -85,7 +85,7 @@ def _typed_defaults() -> DictConfig:
 def without_hydra(cfg: DictConfig) -> DictConfig:
     """A copy of a composed config less its `hydra` node: a sweep's job config carries it
     before its job fields are set, and it does not resolve then."""
-    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k != "hydra"])
 
 
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:

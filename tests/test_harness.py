@@ -182,6 +182,7 @@ def test_a_value_that_interpolates_the_seed_is_planned_per_job(tmp_path):
     client = store_client(tmp_path)
     for seed in (0, 1):
         experiment = client.get_experiment_by_name(f"e{seed}")
+        assert experiment is not None
         runs = client.search_runs([experiment.experiment_id])
         assert [run.data.params["seed"] for run in runs] == [str(seed)]
 

@@ -11,18 +11,11 @@ from typing import Any
 
 from hydra.core.utils import JobReturn
 
-try:
-    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
-        LocalLauncher,
-        SlurmLauncher,
-    )
-except ImportError:  # no hydra-submitit-launcher: the presets say the plugin is missing
-    LocalLauncher = SlurmLauncher = None
-
 
 class _Cancelling:
     """What both launchers add to the plugin's (a mixin: its methods run on the plugin's)."""
 
+    _EXECUTOR: str  # the plugin's class attribute: "slurm" or "local"
     # On Ctrl-C or SIGTERM the launcher cancels its jobs and waits for them to end: the
     # sweeper may close their runs as KILLED.
     stops_jobs_when_interrupted = True
@@ -39,10 +32,19 @@ class _Cancelling:
         """The job, in its Slurm task or local process."""
         from nnlab.harness import scheduler
 
-        return scheduler.run_task(super().__call__, *args)
+        # The plugin's launcher, after this mixin in the class's bases, defines __call__.
+        plugin_call = super().__call__  # pyright: ignore[reportAttributeAccessIssue]
+        return scheduler.run_task(plugin_call, *args)
 
 
-if SlurmLauncher is not None:
+try:
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
+        LocalLauncher,
+        SlurmLauncher,
+    )
+except ImportError:  # no hydra-submitit-launcher: the presets say the plugin is missing
+    pass
+else:
 
     class NnlabSlurmLauncher(_Cancelling, SlurmLauncher):
         pass

@@ -35,6 +35,10 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         from nnlab.harness import sweep
 
         started = time.monotonic()
+        # Hydra sets them (Sweeper.setup) before it calls sweep.
+        assert self.hydra_context is not None and self.config is not None
+        assert self.launcher is not None
+        config, launcher = self.config, self.launcher
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         # The sweeper's own `params` (hydra.sweeper.params), then the command line's.
         params = [f"{key}={value}" for key, value in (self.params or {}).items()]
@@ -42,19 +46,18 @@ class NnlabSweeper(BasicSweeper, Sweeper):
         jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
         # Check every job now: a typo in any of them stops the sweep before anything runs.
         loader = self.hydra_context.config_loader
-        run_configs = sweep.check_jobs(jobs,
-                                       lambda job: loader.load_sweep_config(self.config, job))
+        run_configs = sweep.check_jobs(jobs, lambda job: loader.load_sweep_config(config, job))
         # Before any worker starts: they inherit it.
         process.pin_blas_threads()
         # A launcher that can start its workers does so now: they start while MLflow loads here.
-        start_workers = getattr(self.launcher, "start_workers", None)
+        start_workers = getattr(launcher, "start_workers", None)
         if start_workers is not None:
             start_workers()
-        sweep.warn_if_store_is_local(str(self.config.hydra.launcher._target_))
-        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep.warn_if_store_is_local(str(config.hydra.launcher._target_))
+        sweep_dir = Path(config.hydra.sweep.dir)
         launch = sweep.apply_plan(sweep.plan_sweep(jobs, run_configs), sweep_dir,
                                   [o.input_line for o in overrides if o.input_line], started)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
         sweep.reset_progress(sweep_dir)
         returns, start = [], 0
         with sweep.parent_runs_ended(launch):
@@ -63,15 +66,15 @@ class NnlabSweeper(BasicSweeper, Sweeper):
                 return returns
             # Jobs whose output goes to a log file each (submitit's): their lines are read back
             # from the store, so that the console shows the same progress with every launcher.
-            progress = (nullcontext() if sweep.jobs_print_progress(self.launcher)
+            progress = (nullcontext() if sweep.jobs_print_progress(launcher)
                         else sweep.progress_from_store(launch.jobs))
             try:
                 with sweep.sigterm_as_interrupt(), progress:
                     for batch in self.split_overrides_to_chunks(launch.jobs, self.max_batch_size):
-                        returns.append(self.launcher.launch(batch, initial_job_idx=start))
+                        returns.append(launcher.launch(batch, initial_job_idx=start))
                         start += len(batch)
             except KeyboardInterrupt:
-                if getattr(self.launcher, "stops_jobs_when_interrupted", False):
+                if getattr(launcher, "stops_jobs_when_interrupted", False):
                     # The launcher has stopped its workers: their runs would stay RUNNING.
                     killed = sweep.close_jobs_in_flight(launch.jobs, contract.KILLED,
                                                         "interrupted")

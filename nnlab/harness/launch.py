@@ -73,7 +73,9 @@ def job_config(loader: ConfigLoader, master: DictConfig, overrides: Sequence[str
         hydra.overrides.task = [o.input_line for o in task]
         # The command line as Hydra keeps it: an override's value may hold an interpolation
         # that resolves in the job only (`hydra.sweep.subdir=run_${hydra.job.num}`).
-        hydra.overrides.hydra = OmegaConf.to_container(master.hydra.overrides.hydra) + [
+        command_line = OmegaConf.to_container(master.hydra.overrides.hydra)
+        assert isinstance(command_line, list)  # Hydra keeps the overrides as a list
+        hydra.overrides.hydra = command_line + [
             o.input_line for o in parsed if o.is_hydra_override()]
         hydra.job.override_dirname = compat.override_dirname(
             task, hydra.job.config.override_dirname)
@@ -131,7 +133,7 @@ def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
         value = options.get(key)
         if isinstance(value, str) and value.isdigit():
             options[key] = int(value)
-    return options
+    return {str(key): value for key, value in options.items()}
 
 
 def start_workers(options: dict[str, Any]) -> threading.Thread:
@@ -181,6 +183,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
         done_before = len(returns)
         try:
             for job in jobs:
+                assert job is not None and job.hydra_cfg is not None  # run_job sets both
                 idx = job.hydra_cfg.hydra.job.num
                 returns[idx] = job
                 del pending[idx]
@@ -196,7 +199,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
             for idx, overrides in list(pending.items()):
                 if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
                     task = [o.input_line for o in sweep.parse(overrides)
-                            if not o.is_hydra_override()]
+                            if o.input_line is not None and not o.is_hydra_override()]
                     returns[idx] = compat.failed_job(task, sweep.WorkerDied(contract.WORKER_DIED))
                     del pending[idx]
     return [returns[idx] for idx in sorted(returns)]

@@ -94,7 +94,8 @@ def arm_of(parsed: list[Override]) -> tuple[tuple[str, ...], list[Override]]:
                 and not any(_same_node(keys[i], key) for j, key in enumerate(keys) if j != i))
 
     per_job = [sets_a_value(i, o) for i, o in enumerate(parsed)]
-    arm = tuple(o.get_key_element() if value else o.input_line
+    # Hydra's parser keeps every override's text: input_line is None only for one it made.
+    arm = tuple(o.get_key_element() if value else str(o.input_line)
                 for o, value in zip(parsed, per_job, strict=True))
     return arm, [o for o, value in zip(parsed, per_job, strict=True) if value]
 
@@ -225,7 +226,7 @@ def typed_config(cfg: DictConfig) -> schema.RunConfig:
     try:
         return schema.to_run_config(cfg)
     except ConfigKeyError as error:
-        key = error.full_key
+        key = str(error.full_key)
         raise invalid(key, OmegaConf.select(cfg, key), f"the config's keys; {key} is not a config "
                       "key (python -m nnlab.run --cfg job prints the config)") from None
 
@@ -253,6 +254,12 @@ def check_jobs(job_overrides: list[list[str]],
     return run_configs
 
 
+def _resolved(task: DictConfig) -> dict:
+    values = OmegaConf.to_container(task, resolve=True)
+    assert isinstance(values, dict)  # a config's root is a mapping
+    return values
+
+
 def _checked_job(overrides: list[str], compose: Callable[[list[str]], DictConfig],
                  first_of_arm: dict[tuple[str, ...], _FirstOfArm]) -> schema.RunConfig:
     parsed = parse(overrides)
@@ -267,11 +274,10 @@ def _checked_job(overrides: list[str], compose: Callable[[list[str]], DictConfig
         job.check(config)
         if not names_a_group(composed, per_job):
             task = schema.without_hydra(composed)
-            first_of_arm[arm] = _FirstOfArm(config, task,
-                                            OmegaConf.to_container(task, resolve=True))
+            first_of_arm[arm] = _FirstOfArm(config, task, _resolved(task))
         return config
     set_per_job_values(first.task, per_job)
-    resolved = OmegaConf.to_container(first.task, resolve=True)
+    resolved = _resolved(first.task)
     if resolved | {"seed": first.config.seed} == first.resolved:
         return dataclasses.replace(first.config, seed=resolved["seed"])
     config = typed_config(first.task)

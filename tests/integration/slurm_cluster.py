@@ -113,6 +113,12 @@ def _start(command: list[str], root: Path, name: str, env: dict[str, str]) -> su
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _program(daemon: subprocess.Popen) -> str:
+    """The program a daemon runs (Popen keeps the argument list it was given)."""
+    args = daemon.args
+    return str(args[0]) if isinstance(args, list | tuple) else str(args)
+
+
 def _logs(root: Path) -> str:
     return "\n".join(f"--- {log.name}:\n{log.read_text(errors='replace')[-3000:]}"
                      for log in sorted(root.glob("*.out")) + sorted(root.glob("*.log")))
@@ -123,7 +129,7 @@ def _wait_until(ready, what: str, daemons: list[subprocess.Popen], root: Path) -
     while not ready():
         for daemon in daemons:
             if daemon.poll() is not None:
-                pytest.fail(f"{daemon.args[0]} exited with {daemon.returncode}:\n{_logs(root)}")
+                pytest.fail(f"{_program(daemon)} exited with {daemon.returncode}:\n{_logs(root)}")
         if time.monotonic() > deadline:
             pytest.fail(f"{what} not within {STARTUP_TIMEOUT_S} s:\n{_logs(root)}")
         time.sleep(0.2)

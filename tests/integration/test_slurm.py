@@ -85,7 +85,9 @@ def test_a_slurm_sweep_logs_each_run_finished_once_in_its_experiment(sweeps, ser
     runs = search_runs(server.base_url, slurm.experiment)
     assert sorted(run.name for run in runs) == sorted(NAMES)
     assert {run.status for run in runs} == {"FINISHED"}
-    sweep_id = re.search(r"\(sweep (\S+)\)", slurm.done.stdout).group(1)
+    found = re.search(r"\(sweep (\S+)\)", slurm.done.stdout)
+    assert found, slurm.done.stdout
+    sweep_id = found.group(1)
     assert {run.tags["nnlab.sweep_id"] for run in runs} == {sweep_id}
 
 
