@@ -183,7 +183,9 @@ def test_a_value_that_interpolates_the_seed_is_planned_per_job(tmp_path):
     for seed in (0, 1):
         experiment = client.get_experiment_by_name(f"e{seed}")
         assert experiment is not None
-        runs = client.search_runs([experiment.experiment_id])
+        # The jobs' runs: each experiment holds its sweep's parent run too.
+        runs = [run for run in client.search_runs([experiment.experiment_id])
+                if "mlflow.parentRunId" in run.data.tags]
         assert [run.data.params["seed"] for run in runs] == [str(seed)]
 
 
