@@ -53,7 +53,7 @@ test-integration: $(STAMP) chromium
 # ruff (the private-access rule included) and pyright (basic mode: pyproject.toml).
 lint: $(STAMP)
 	$(PYTHON) -m ruff check nnlab hydra_plugins tests benchmarks
-	$(PYTHON) -m pyright
+	$(PYTHON) -m pyright --project pyproject.toml
 
 bench: $(STAMP)
 	$(PYTHON) -m benchmarks
