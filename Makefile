@@ -5,7 +5,8 @@ STAMP  := $(VENV)/.installed
 # Exact versions of every package nnlab installs (pip constraints): `make lock` refreshes it.
 LOCK   := requirements-lock.txt
 PIP    := $(PYTHON) -m pip install --quiet --constraint $(LOCK)
-# Everything a lock covers: every extra nnlab has.
+# Everything a lock covers: every extra nnlab has. `make install` takes dev and slurm (the
+# type checker reads nnlab's submitit launchers, which import the plugin).
 EXTRAS := dev,postgres,auth,slurm
 
 .PHONY: install lock test test-fast test-integration lint bench demo ui server reports screenshot \
@@ -18,7 +19,7 @@ REPORT_STORE := $(CURDIR)/reports/.store
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,slurm]'
 	touch $(STAMP)
 
 install: $(STAMP)
