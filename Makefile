@@ -59,9 +59,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) -m benchmarks
 
+# The report judges by the tutorial's criterion, fitting sin and cos: a ReLU net fits or dies,
+# so the success rates lead its answer.
 demo: $(STAMP)
 	$(PYTHON) -m nnlab.run -m 'seed=range(20)' activation=relu,sigmoid
-	$(PYTHON) -m nnlab.report --out reports/demo
+	$(PYTHON) -m nnlab.report --out reports/demo --success 'test_loss<0.01'
 	@echo "Report: reports/demo/nnlab.md   Browse the runs: make ui  (or: $(PYTHON) -m nnlab.ui)"
 
 ui: $(STAMP)
