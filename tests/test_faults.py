@@ -101,13 +101,18 @@ def test_an_interrupted_sweep_leaves_no_run_running_and_the_same_command_finishe
     assert {run.info.experiment_id for run in runs} == {experiment.experiment_id}
 
 
-def test_ctrl_c_marks_the_runs_in_flight_killed(tmp_path):
-    sweep = start_nnlab(tmp_path, "-m", "seed=range(6)", *SLOW)
-    wait_for_runs(sweep, tmp_path, "RUNNING", 1)
+def ctrl_c_a_running_sweep(cwd: Path) -> None:
+    """Start a 6-job sweep in cwd, Ctrl-C it once a run is RUNNING; it must exit 130."""
+    sweep = start_nnlab(cwd, "-m", "seed=range(6)", *SLOW)
+    wait_for_runs(sweep, cwd, "RUNNING", 1)
     # A terminal sends Ctrl-C's SIGINT to the whole process group: here, to the sweep.
     sweep.send_signal(signal.SIGINT)
     _, stderr = sweep.communicate(timeout=60)
     assert sweep.returncode == 130, stderr
+
+
+def test_ctrl_c_marks_the_runs_in_flight_killed(tmp_path):
+    ctrl_c_a_running_sweep(tmp_path)
     statuses = Counter(run.info.status for run in all_runs(tmp_path))
     assert statuses["RUNNING"] == 0 and statuses["KILLED"] >= 1
     killed = [run for run in all_runs(tmp_path) if run.info.status == "KILLED"]

@@ -3,13 +3,12 @@ environment, the report logged to the parent; resumed, crashed and interrupted s
 
 import csv
 import json
-import signal
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import SHORT, all_runs, parent_runs, run_module, run_nnlab, store_client
-from test_faults import SLOW, start_nnlab, wait_for_runs
+from test_faults import ctrl_c_a_running_sweep
 
 from nnlab import contract, environment
 from nnlab.tracking import views
@@ -140,11 +139,7 @@ def test_a_sweep_with_a_crashed_job_ends_its_parent_failed(tmp_path):
 
 
 def test_an_interrupted_sweep_ends_its_parent_killed(tmp_path):
-    sweep = start_nnlab(tmp_path, "-m", "seed=range(6)", *SLOW)
-    wait_for_runs(sweep, tmp_path, "RUNNING", 1)
-    sweep.send_signal(signal.SIGINT)
-    _, stderr = sweep.communicate(timeout=60)
-    assert sweep.returncode == 130, stderr
+    ctrl_c_a_running_sweep(tmp_path)
     (parent,) = parent_runs(tmp_path)
     assert parent.info.status == "KILLED"
     counts = _counts(parent)
