@@ -25,10 +25,6 @@ from nnlab.harness import sweep
 from nnlab.tracking.records import RunRecord
 from nnlab.tuning import Tune, TuneError
 
-# The parent run's tags: the tuned key's own value in the config, and the values chosen.
-DEFAULT_TAG = "nnlab.tune.default"
-CHOSEN_TAG = "nnlab.tune.chosen"
-
 
 def declared(config: DictConfig) -> Tune | None:
     """The composed config's `analysis.tune`, checked; None if it declares none."""
@@ -165,8 +161,8 @@ def tag_parent_runs(launch: sweep.Launch, default: float,
     """The tuned key's own value, and once chosen, each arm's choice, on the parent runs."""
     from nnlab.tracking import store
 
-    tags = {DEFAULT_TAG: _value_text(default)}
+    tags = {contract.TUNE_DEFAULT_TAG: _value_text(default)}
     if chosen is not None:
-        tags[CHOSEN_TAG] = "; ".join(f"{arm}: {_value_text(value)}"
+        tags[contract.TUNE_CHOSEN_TAG] = "; ".join(f"{arm}: {_value_text(value)}"
                                      for arm, value in chosen.items())
     store.tag_runs(launch.parent_runs.values(), tags)
