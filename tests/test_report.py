@@ -265,6 +265,27 @@ def test_question_and_discussion_come_from_the_analysis_the_discussion_under_the
     assert "Hand-written" in markdown[discussion:] and "![" not in markdown
 
 
+def test_each_deviation_is_a_row_of_the_setup_table_its_numbers_filled_in(
+        stores, monkeypatch, tmp_path):
+    _use_store(monkeypatch, stores["headline"])
+    analysis = parse_analysis({"plots": [], "deviations": [
+        {"what": "length", "why": "{param(epochs)} epoch(s), not the tutorial's | 300 steps"},
+        {"what": "activation", "why": "both arms"}]})
+    markdown = write_report("nnlab", analysis=analysis, out_dir=tmp_path).path.read_text()
+    setup = markdown[markdown.index("## Setup"):markdown.index("## Results")]
+    lines = [line for line in setup.splitlines() if line.startswith("| deviation")]
+    epochs = load_runs("nnlab")["epochs"].iloc[0]
+    assert lines == [f"| deviation: length | {epochs} epoch(s), not the tutorial's \\| 300 "
+                     "steps |", "| deviation: activation | both arms |"]
+    undeclared = write_report("nnlab", analysis=parse_analysis({"plots": []}),
+                              out_dir=tmp_path / "none").path.read_text()
+    assert "| deviations from the tutorial | none declared |" in undeclared
+    bad = parse_analysis({"plots": [], "deviations": [{"what": "x", "why": "{param(epoch)}"}]})
+    with pytest.raises(ReportError, match=re.escape("analysis.deviations[0]: {param(epoch)} "
+                                                    "names a value the report does not")):
+        write_report("nnlab", analysis=bad, out_dir=tmp_path / "bad")
+
+
 def test_an_answer_whose_verdict_the_runs_no_longer_support_fails_the_report(
         stores, monkeypatch, tmp_path):
     _use_store(monkeypatch, stores["headline"])

@@ -12,6 +12,7 @@ from scipy import stats as scipy_stats
 from nnlab.report import compare, stats
 from nnlab.report.analysis import (
     Analysis,
+    Deviation,
     MetricSpec,
     ReportError,
     Success,
@@ -242,6 +243,15 @@ def test_analysis_block_fills_in_defaults_and_reads_metric_directions():
     assert analysis.plots == ("distributions", "training_curves", "paired_differences")
 
 
+def test_deviations_are_read_in_order_their_whitespace_folded():
+    analysis = parse_analysis({"deviations": [
+        {"what": "test set", "why": "1000 points,\n  not 200"},
+        {"what": "length", "why": "the tutorial's"}]})
+    assert analysis.deviations == (Deviation("test set", "1000 points, not 200"),
+                                   Deviation("length", "the tutorial's"))
+    assert parse_analysis({}).deviations == ()
+
+
 @pytest.mark.parametrize(("block", "needle"), [
     ({"metric": ["test_loss"]}, "unknown key metric"),
     ({"success": {"metric": "test_loss"}}, "analysis.success"),
@@ -249,6 +259,13 @@ def test_analysis_block_fills_in_defaults_and_reads_metric_directions():
     ({"metrics": "test_loss"}, "analysis.metrics"),
     ({"facet": ["dataset.n_train", "lr"]}, "analysis.facet: .* is not a param name"),
     ({"arm": ["l1", "l2"], "facet": "l2"}, "analysis.facet: l2 is also in analysis.arm"),
+    ({"deviations": {"what": "length", "why": "cost"}},
+     r"analysis.deviations: .* is not a list of \{what: TEXT, why: TEXT\}"),
+    ({"deviations": [{"what": "length"}]},
+     r"analysis.deviations: \{'what': 'length'\} is not \{what: TEXT, why: TEXT\}"),
+    ({"deviations": [{"what": "length", "why": " "}]}, "analysis.deviations: .* is not"),
+    ({"deviations": [{"what": "length", "why": "cost", "when": "now"}]},
+     "analysis.deviations: .* is not"),
 ])
 def test_a_bad_analysis_block_is_an_error_naming_the_key(block, needle):
     with pytest.raises(ReportError, match=needle):

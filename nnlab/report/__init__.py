@@ -86,11 +86,16 @@ every key optional):
                                  # A plot that does not fit the runs says why in the report.
       discussion: |              # hand-written: why, in the network's terms; printed under
         ...                      # the computed verdict, labelled as discussion
+      deviations:                # each difference from the tutorial's recipe, with its
+        - what: test set         # reason: a row "deviation: WHAT" of the setup table each
+          why: 1000 fresh points, not 200, so that a difference of 1% is 10 points
+                                 # default: none (the setup table says "none declared")
 
-Numbers in `answer.text` and `discussion` are never typed: they are named placeholders that the
-report fills from what it computes, so a report regenerated on new runs has no old number in it
-(nnlab.report.placeholders). `{STAT(METRIC) @ ARM}`, with `| FACET=VALUE` after the arm when
-there is a facet; ARM is the arm's label as the report writes it:
+Numbers in `answer.text`, `discussion` and `deviations` are never typed: they are named
+placeholders that the report fills from what it computes, so a report regenerated on new runs
+has no old number in it (nnlab.report.placeholders). `{STAT(METRIC) @ ARM}`, with
+`| FACET=VALUE` after the arm when there is a facet; ARM is the arm's label as the report
+writes it:
   per arm, over its finished runs: n, mean, median, q1, q3, min, max, sd, iqm (numbers),
     mean_ci, iqm_ci, iqr, range (intervals), count(COND), value(METRIC, seed=N), runs (all of
     the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %).

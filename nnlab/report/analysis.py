@@ -20,7 +20,7 @@ YARDSTICKS = ("test_mse", "test_mae", "test_accuracy", "train_accuracy", "test_l
 DEFAULT_SUCCESS_LABEL = "success"
 DEFAULT_PLOTS = ("distributions", "training_curves", "paired_differences")
 KEYS = ("question", "short_question", "answer", "arm", "facet", "baseline", "metrics",
-        "success", "tune", "plots", "discussion")
+        "success", "tune", "plots", "discussion", "deviations")
 # The forms a comparison ends in (nnlab.report.stats.Form), as an answer declares them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive", "bounded", "not compared")
 
@@ -49,6 +49,14 @@ class Success:
     def describe(self) -> str:
         return self.criterion() if self.label == DEFAULT_SUCCESS_LABEL else (
             f"{self.label}: {self.criterion()}")
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A difference from the tutorial's recipe, and why the experiment makes it."""
+
+    what: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class Analysis:
     tune: Tune | None = None  # each arm at its own best value of a key (nnlab.tuning)
     plots: tuple[str, ...] = DEFAULT_PLOTS
     discussion: str | None = None
+    deviations: tuple[Deviation, ...] = ()  # from the tutorial's recipe, in the setup table
     source: str | None = field(default=None, compare=False)  # the file the block came from
 
 
@@ -161,6 +170,20 @@ def _success(block: Any) -> Success:
     return Success(str(block["metric"]), threshold, below, label)
 
 
+def _deviations(block: Any) -> tuple[Deviation, ...]:
+    if not isinstance(block, list):
+        raise ReportError(f"analysis.deviations: {block!r} is not a list of "
+                          "{what: TEXT, why: TEXT}")
+    for entry in block:
+        if (not isinstance(entry, dict) or set(entry) != {"what", "why"}
+                or not all(isinstance(entry[k], str) and entry[k].strip() for k in entry)):
+            raise ReportError(f"analysis.deviations: {entry!r} is not {{what: TEXT, why: TEXT}} "
+                              "(a list of them: each difference from the tutorial's recipe "
+                              "and its reason)")
+    return tuple(Deviation(" ".join(e["what"].split()), " ".join(e["why"].split()))
+                 for e in block)
+
+
 def _names(key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if (not isinstance(names, list) or not (names or allow_empty)
@@ -220,6 +243,8 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
         plots=_names("plots", block["plots"], allow_empty=True) if "plots" in block
         else DEFAULT_PLOTS,
         discussion=block.get("discussion"),
+        deviations=_deviations(block["deviations"]) if block.get("deviations") is not None
+        else (),
         source=source,
     )
 

@@ -9,6 +9,7 @@ import pandas as pd
 from nnlab.report import compare, markdown, placeholders, publish, tuned, verdict
 from nnlab.report.analysis import (
     Analysis,
+    Deviation,
     MetricSpec,
     ReportError,
     Success,
@@ -128,6 +129,16 @@ def fill_texts(analysis: Analysis, design: compare.Design,
     return answer, discussion
 
 
+def fill_deviations(analysis: Analysis, design: compare.Design,
+                    comparisons: list[compare.Comparison], runs: pd.DataFrame,
+                    where: str, tuning: tuned.Tuning | None = None) -> list[Deviation]:
+    """The deviations from the tutorial with their numbers filled in (placeholders)."""
+    values = placeholders.Values(design, comparisons, runs, tuning)
+    return [Deviation(*(placeholders.fill(text, values, f"{where}: analysis.deviations[{i}]")
+                        for text in (deviation.what, deviation.why)))
+            for i, deviation in enumerate(analysis.deviations)]
+
+
 def write_report(name: str | None = None, *, experiment: str | None = None,
                  sweep: str | list[str] | None = None, by: list[str] | None = None,
                  metrics: list[str] | None = None, baseline: str | None = None,
@@ -163,6 +174,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     where = f"experiment {name}" + (f" ({analysis.source})" if analysis.source else "")
     check_declared_verdict(analysis, design, comparisons, where)
     answer, discussion = fill_texts(analysis, design, comparisons, runs, where, tuning)
+    deviations = fill_deviations(analysis, design, comparisons, runs, where, tuning)
     key_result = verdict.key_result(comparisons, design)
 
     # A question of experiments/, as its file asks it: the committed reports and their index.
@@ -192,7 +204,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
 
     report = markdown.Report(name, analysis, design, selection, runs,
                              compare.outcome_table(tuned.distinct(runs), design), comparisons,
-                             answer, key_result, discussion, figures,
+                             answer, key_result, discussion, deviations, figures,
                              _reproduce(name, experiment, analysis, design, runs), tuning,
                              tuning_figure)
     path = out_dir / f"{name}.md"

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from nnlab.report import stats
-from nnlab.report.analysis import Analysis, experiment_names, read_experiment
+from nnlab.report.analysis import Analysis, Deviation, experiment_names, read_experiment
 from nnlab.report.compare import ARM, Comparison, Design
 from nnlab.report.runs import Outcome, Selection, param_dtypes
 from nnlab.report.tuned import SETTING, Tuning, distinct
@@ -44,6 +44,7 @@ class Report:
     answer: str | None  # the hand-written answer, its numbers filled in; None: none written
     key_result: str  # computed: the decisive numbers
     discussion: str | None  # hand-written, its numbers filled in
+    deviations: list[Deviation]  # from the tutorial's recipe, their numbers filled in
     figures: list[tuple[str | None, str]]  # (relative path, caption); no path: not drawn, why
     reproduce: list[str]
     tuning: Tuning | None = None  # a tuned sweep's choice (analysis.tune)
@@ -93,6 +94,8 @@ def _setup_section(report: Report) -> str:
         ["sweep", ", ".join(selection.sweep_ids) + f" (started {started:%Y-%m-%d %H:%M} UTC)"
          + (f"; newer, still running, not reported: {', '.join(selection.skipped)}"
             if selection.skipped else "")],
+        *([["deviations from the tutorial", "none declared"]] if not report.deviations
+          else [[f"deviation: {d.what}", d.why] for d in report.deviations]),
         ["metrics", ", ".join(f"{m.name} ({'lower' if m.lower_is_better else 'higher'} is "
                               f"better{', primary' if i == 0 else ''})"
                               for i, m in enumerate(design.metrics))],
