@@ -166,7 +166,8 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     runs, selection = select_runs(experiment, sweep)
     tuning = None
     if analysis.tune is not None:
-        tuning, runs, analysis = tuned.split(runs, analysis, selection)
+        tuning, runs, analysis = tuned.split(runs, analysis,
+                                               tuned.recorded_default(selection))
     design, runs = compare.resolve(runs, analysis)
     if tuning is not None:
         design = dataclasses.replace(design, facet_order=tuned.SETTINGS)

@@ -49,17 +49,20 @@ class Tuning:
         return self.dataset in SHARED_ROWS
 
 
-def _default(selection: Selection, comparison: pd.DataFrame, column: str) -> float:
-    """The tuned key's own value: as the sweep's parent run records it, else the one value
-    that every arm's comparison runs have."""
+def recorded_default(selection: Selection) -> float | None:
+    """The tuned key's own value in the config (the tutorial's), as the parent runs of the
+    reported sweeps record it; None if none does."""
     parents = store.find_sweep_parents(selection.experiment)
     recorded = {parents[s].tags[contract.TUNE_DEFAULT_TAG] for s in selection.sweep_ids
                 if s in parents and contract.TUNE_DEFAULT_TAG in parents[s].tags}
-    if len(recorded) == 1:
-        return float(recorded.pop())
     if len(recorded) > 1:
         raise ReportError(f"the sweeps reported tuned from different values "
                           f"({', '.join(sorted(recorded))}): choose one with --sweep")
+    return float(recorded.pop()) if recorded else None
+
+
+def _shared_value(comparison: pd.DataFrame, column: str) -> float:
+    """The one value of the key that every arm's comparison runs have: the tutorial's."""
     shared = set.intersection(*(set(group[column]) for _, group in comparison.groupby(ARM)))
     if len(shared) != 1:
         raise ReportError("analysis.tune: the sweep's parent run does not record the config's "
@@ -75,9 +78,10 @@ def _score(runs: pd.DataFrame, metric: str) -> pd.Series:
 
 
 def split(runs: pd.DataFrame, analysis: Analysis,
-          selection: Selection) -> tuple[Tuning, pd.DataFrame, Analysis]:
+          default: float | None) -> tuple[Tuning, pd.DataFrame, Analysis]:
     """The tuning, the comparison runs with their setting (a run in both settings twice), and
-    the analysis that compares them within each setting."""
+    the analysis that compares them within each setting. default: the config's own value of
+    the key (`recorded_default`); None: the one value every arm was compared at."""
     tune = analysis.tune
     assert tune is not None  # called for an analysis with a tune block
     column = param_column(tune.key)
@@ -95,7 +99,8 @@ def split(runs: pd.DataFrame, analysis: Analysis,
         raise ReportError(f"analysis.tune: the sweep has {len(tuning_runs)} tuning runs (seeds "
                           f"{tuning.seeds_text(tune.seeds)}) and {len(comparison)} others: "
                           "a tuned report needs both")
-    default = _default(selection, comparison, column)
+    if default is None:
+        default = _shared_value(comparison, column)
     chosen, rows = {}, []
     for arm, group in tuning_runs.groupby(ARM, sort=False):
         results = {value: [None if np.isnan(s) else float(s)
