@@ -1,6 +1,7 @@
 """The verdict forms, the robust summaries and the named numbers of hand-written prose, on
 constructed runs and on the committed runs.csv of every experiment: no MLflow."""
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from nnlab.report import compare, markdown, placeholders, stats
+from nnlab.report import compare, markdown, placeholders, stats, tuned
 from nnlab.report.analysis import (
     Analysis,
     Answer,
@@ -23,7 +24,7 @@ from nnlab.report.analysis import (
     read_experiment,
 )
 from nnlab.report.build import check_declared_verdict, fill_texts
-from nnlab.report.runs import param_dtypes
+from nnlab.report.runs import param_column, param_dtypes
 from nnlab.report.verdict import KEY_RESULT_LENGTH, key_result, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -407,10 +408,18 @@ def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(na
     _, analysis = found
     assert analysis.answer is not None and analysis.short_question, name
     assert analysis.discussion is not None, name
-    design, runs = compare.resolve(committed_runs(name), analysis)
+    runs, tuning = committed_runs(name), None
+    if analysis.tune is not None:
+        # runs.csv holds the tuning runs too, and each compared run once with its settings.
+        column = param_column(analysis.tune.key)
+        default = float(runs.loc[runs[tuned.SETTING].str.contains(tuned.TUTORIAL), column].iloc[0])
+        tuning, runs, analysis = tuned.split(runs.drop(columns=tuned.SETTING), analysis, default)
+    design, runs = compare.resolve(runs, analysis)
+    if tuning is not None:
+        design = dataclasses.replace(design, facet_order=tuned.SETTINGS)
     comparisons = compare.comparisons(runs, design)
     check_declared_verdict(analysis, design, comparisons, name)
-    answer, discussion = fill_texts(analysis, design, comparisons, runs, name)
+    answer, discussion = fill_texts(analysis, design, comparisons, runs, name, tuning)
     assert answer is not None and discussion is not None, name
     for text in (analysis.answer.text, analysis.discussion):
         prose = placeholders.PLACEHOLDER.sub("", text)
