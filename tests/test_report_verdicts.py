@@ -408,18 +408,18 @@ def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(na
     _, analysis = found
     assert analysis.answer is not None and analysis.short_question, name
     assert analysis.discussion is not None, name
-    runs, tuning = committed_runs(name), None
+    runs, tuning, compared = committed_runs(name), None, analysis
     if analysis.tune is not None:
         # runs.csv holds the tuning runs too, and each compared run once with its settings.
         column = param_column(analysis.tune.key)
         default = float(runs.loc[runs[tuned.SETTING].str.contains(tuned.TUTORIAL), column].iloc[0])
-        tuning, runs, analysis = tuned.split(runs.drop(columns=tuned.SETTING), analysis, default)
-    design, runs = compare.resolve(runs, analysis)
+        tuning, runs, compared = tuned.split(runs.drop(columns=tuned.SETTING), analysis, default)
+    design, runs = compare.resolve(runs, compared)
     if tuning is not None:
         design = dataclasses.replace(design, facet_order=tuned.SETTINGS)
     comparisons = compare.comparisons(runs, design)
-    check_declared_verdict(analysis, design, comparisons, name)
-    answer, discussion = fill_texts(analysis, design, comparisons, runs, name, tuning)
+    check_declared_verdict(compared, design, comparisons, name)
+    answer, discussion = fill_texts(compared, design, comparisons, runs, name, tuning)
     assert answer is not None and discussion is not None, name
     for text in (analysis.answer.text, analysis.discussion):
         prose = placeholders.PLACEHOLDER.sub("", text)

@@ -622,7 +622,8 @@ def progress_from_store(launched: list[list[str]]) -> Iterator[None]:
     envs = [job_env(overrides) for overrides in launched]
     sweep_id = envs[0][contract.SWEEP_ID_ENV]
     experiment_ids = sorted({env[contract.EXPERIMENT_ID_ENV] for env in envs})
-    seen: set[str] = set()
+    # The runs of the sweep's earlier stages (a tuned sweep's tuning) are not these jobs'.
+    seen = {run.run_id for run in store.ended_sweep_runs(sweep_id, experiment_ids)}
     printed = []
     stop = threading.Event()
 
