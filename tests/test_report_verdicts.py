@@ -1,7 +1,6 @@
 """The verdict forms, the robust summaries and the named numbers of hand-written prose, on
 constructed runs and on the committed runs.csv of every experiment: no MLflow."""
 
-import dataclasses
 import math
 import re
 from pathlib import Path
@@ -408,15 +407,13 @@ def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(na
     _, analysis = found
     assert analysis.answer is not None and analysis.short_question, name
     assert analysis.discussion is not None, name
-    runs, tuning, compared = committed_runs(name), None, analysis
+    runs, default = committed_runs(name), None
     if analysis.tune is not None:
         # runs.csv holds the tuning runs too, and each compared run once with its settings.
         column = param_column(analysis.tune.key)
         default = float(runs.loc[runs[tuned.SETTING].str.contains(tuned.TUTORIAL), column].iloc[0])
-        tuning, runs, compared = tuned.split(runs.drop(columns=tuned.SETTING), analysis, default)
-    design, runs = compare.resolve(runs, compared)
-    if tuning is not None:
-        design = dataclasses.replace(design, facet_order=tuned.SETTINGS)
+        runs = runs.drop(columns=tuned.SETTING)
+    tuning, design, runs, compared = tuned.resolve_design(runs, analysis, default)
     comparisons = compare.comparisons(runs, design)
     check_declared_verdict(compared, design, comparisons, name)
     answer, discussion = fill_texts(compared, design, comparisons, runs, name, tuning)

@@ -164,13 +164,8 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
                           f"(plots: {', '.join(PLOTS)})")
 
     runs, selection = select_runs(experiment, sweep)
-    tuning = None
-    if analysis.tune is not None:
-        tuning, runs, analysis = tuned.split(runs, analysis,
-                                               tuned.recorded_default(selection))
-    design, runs = compare.resolve(runs, analysis)
-    if tuning is not None:
-        design = dataclasses.replace(design, facet_order=tuned.SETTINGS)
+    default = tuned.recorded_default(selection) if analysis.tune is not None else None
+    tuning, design, runs, analysis = tuned.resolve_design(runs, analysis, default)
     comparisons = compare.comparisons(runs, design)
     where = f"experiment {name}" + (f" ({analysis.source})" if analysis.source else "")
     check_declared_verdict(analysis, design, comparisons, where)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from nnlab import contract, tuning
 from nnlab.report.analysis import Analysis, ReportError
-from nnlab.report.compare import ARM, arm_labels, detect_arm_keys
+from nnlab.report.compare import ARM, Design, arm_labels, detect_arm_keys, resolve
 from nnlab.report.runs import Outcome, Selection, param_column
 from nnlab.tracking import store
 from nnlab.tuning import Tune
@@ -137,3 +137,17 @@ def distinct(runs: pd.DataFrame) -> pd.DataFrame:
     settings = runs.groupby("run_id", sort=False)[SETTING].agg(", ".join)
     return runs.drop_duplicates("run_id").assign(
         **{SETTING: lambda r: r["run_id"].map(settings)})
+
+
+def resolve_design(runs: pd.DataFrame, analysis: Analysis, default: float | None,
+                   ) -> tuple[Tuning | None, Design, pd.DataFrame, Analysis]:
+    """compare.resolve, for a tuned analysis on its compared runs in their settings (the
+    tutorial's first): the tuning (None without analysis.tune), the design, the runs with their
+    arm, and the analysis that was resolved."""
+    tuning = None
+    if analysis.tune is not None:
+        tuning, runs, analysis = split(runs, analysis, default)
+    design, runs = resolve(runs, analysis)
+    if tuning is not None:
+        design = dataclasses.replace(design, facet_order=SETTINGS)
+    return tuning, design, runs, analysis
