@@ -40,7 +40,7 @@ class Tune:
 
 def seeds_text(seeds: Sequence[int]) -> str:
     """`100–104`, or `1, 5, 9`."""
-    seeds = sorted(seeds)
+    seeds = sorted(set(seeds))
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}–{seeds[-1]}"
     return ", ".join(map(str, seeds))

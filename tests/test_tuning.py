@@ -9,6 +9,8 @@ import pytest
 from conftest import all_runs, parent_runs, run_nnlab
 
 from nnlab import contract, tuning
+from nnlab.constraints import ConfigError
+from nnlab.harness import tuned as tuned_sweep
 from nnlab.report import parse_analysis, write_report
 from nnlab.report.analysis import ReportError, experiment_names, read_experiment
 from nnlab.report.runs import Outcome
@@ -238,3 +240,36 @@ def test_a_tuned_sweep_runs_its_two_stages_in_one_sweep_and_reports_both_compari
     assert "| relu | 3 | 3 |" in text  # three compared seeds per arm and setting
     csv = pd.read_csv(tmp_path / "r" / "tiny_tuned" / "runs.csv")
     assert len(csv) == len(runs) and set(csv[SETTING]) >= {"tuning"}
+
+
+def _sweep(*overrides: str) -> list[list[str]]:
+    """The jobs of a sweep of two arms over seeds 0-2, as Hydra's basic sweeper splits them."""
+    return [[f"seed={seed}", f"activation={arm}", *overrides]
+            for arm in ("relu", "sigmoid") for seed in range(3)]
+
+
+def test_the_tuned_sweep_plans_every_arm_at_every_value_then_at_two():
+    tune = tuning.parse_tune(TUNE)
+    arms = tuned_sweep.arms_of(_sweep("+experiment=x"), tune)
+    assert [arm.name for arm in arms] == ["activation=relu", "activation=sigmoid"]
+    assert arms[0].overrides == ("activation=relu", "+experiment=x") and arms[0].seeds == (0, 1, 2)
+    stage_1 = tuned_sweep.tuning_jobs(arms, tune)
+    assert len(stage_1) == 2 * 2 * 2
+    assert stage_1[:2] == [["activation=relu", "+experiment=x", "lr=0.1", "seed=100"],
+                           ["activation=relu", "+experiment=x", "lr=0.1", "seed=101"]]
+    stage_2 = tuned_sweep.comparison_jobs(arms, tune, 1.0, {"activation=relu": 1.0,
+                                                            "activation=sigmoid": 0.1})
+    # Every arm at the config's value, and sigmoid at its own too; relu's choice is the same.
+    assert stage_2 == [[f"activation={arm}", "+experiment=x", f"lr={lr}", f"seed={seed}"]
+                       for arm, lr in (("relu", 1.0), ("sigmoid", 1.0), ("sigmoid", 0.1))
+                       for seed in range(3)]
+
+
+def test_the_tuned_sweep_refuses_to_vary_the_key_or_compare_a_tuning_seed():
+    tune = tuning.parse_tune(TUNE)
+    with pytest.raises(ConfigError, match=r"^lr=0.1,1 is invalid; allowed: one value"):
+        tuned_sweep.arms_of([*_sweep("lr=0.1"), *_sweep("lr=1")], tune)
+    overlapping = tuning.parse_tune({**TUNE, "seeds": [2, 100]})
+    with pytest.raises(ConfigError, match=r"^analysis.tune.seeds: 2 also among the compared "
+                                          r"seeds \(0–2\)"):
+        tuned_sweep.arms_of(_sweep(), overlapping)
