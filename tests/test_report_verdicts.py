@@ -328,6 +328,24 @@ def test_a_count_with_two_conditions_counts_the_runs_that_meet_both_and_nan_meet
     assert answer == "9 2 8 0 20"
 
 
+@pytest.mark.parametrize(("accuracies", "printed"), [
+    ([0.96, 0.02, 1.0], "50%"),
+    ([0.96, 0.0, 0.5, 0.0], "50% on 2 runs, undefined (0/0) on 2"),
+    ([0.0, 0.0], "undefined (0/0)"),
+])
+def test_the_iris_tutorials_loop_prints_50_percent_for_a_run_with_any_sample_right(
+        accuracies, printed):
+    runs = _runs({"uniform": accuracies, "he": accuracies}, key="init.scheme").rename(
+        columns={"test_loss": "test_accuracy"})
+    design, runs = compare.resolve(runs, Analysis(arm=("init.scheme",), baseline="uniform",
+                                                  metrics=(MetricSpec("test_accuracy", False),)))
+    comparisons = compare.comparisons(runs, design)
+    text = "{iris_loop(test_accuracy) @ he}"
+    answer, _ = fill_texts(Analysis(answer=Answer(text, "bounded")), design, comparisons, runs,
+                           "here")
+    assert answer == printed
+
+
 @pytest.mark.parametrize(("placeholder", "reason"), [
     ("{median(test_loss) @ gelu}", "no arm 'gelu'"),
     ("{median(test_acc) @ relu}", "the runs have no metric or param 'test_acc'"),

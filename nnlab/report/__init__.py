@@ -98,7 +98,9 @@ has no old number in it (nnlab.report.placeholders). `{STAT(METRIC) @ ARM}`, wit
 writes it:
   per arm, over its finished runs: n, mean, median, q1, q3, min, max, sd, iqm (numbers),
     mean_ci, iqm_ci, iqr, range (intervals), count(COND), value(METRIC, seed=N), runs (all of
-    the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %).
+    the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %),
+    iris_loop(test_accuracy) (what the iris tutorial's accuracy loop would print for the
+    arm's runs: 50% for a run with a sample right, 0/0 for one with none; README, "iris").
     METRIC may be a difference of two (`train_accuracy-test_accuracy`) and may keep only the
     runs that meet a condition: `range(test_loss where test_loss>0.01)`; a condition is
     `METRIC<X` (or >, <=, >=, ==, !=), several joined by ` and `.
