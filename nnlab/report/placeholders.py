@@ -1,6 +1,7 @@
 """Numbers in hand-written prose: named placeholders, filled from what the report computes.
 
-An analysis block's `answer` and `discussion` never type a measured number; they name it:
+An analysis block's `answer`, `discussion` and `deviations` never type a measured number; they
+name it:
 
     {median(test_accuracy) @ hidden=[3]}             an arm's statistic over its finished runs
     {diff(test_accuracy) @ hidden=[20]}              an arm against the baseline, seed by seed
