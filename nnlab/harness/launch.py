@@ -34,7 +34,7 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, process
+from nnlab import contract, liveness, process
 from nnlab.harness import compat, sweep
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,16 @@ def warm_up() -> None:
 
 
 def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
-    """joblib.Parallel's arguments from the launcher config (as the stock launcher reads them)."""
+    """joblib.Parallel's arguments from the launcher config (as the stock launcher reads them),
+    in the launching process."""
     options = dict(joblib_options)
     # Hydra's jobs need processes: the stock launcher hard-codes loky too.
     options["backend"] = "loky"
+    # Every worker loky starts (or restarts after a crash) ends itself when this process is
+    # gone: killed with SIGKILL, it cannot stop them. The same arguments from one process let
+    # joblib hand the next Parallel the same workers.
+    options["initializer"] = liveness.exit_with
+    options["initargs"] = (liveness.this_process(),)
     for key in ("pre_dispatch", "batch_size", "max_nbytes"):
         value = options.get(key)
         if isinstance(value, str) and value.isdigit():
