@@ -125,21 +125,23 @@ def warm_up() -> None:
 
 
 def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
-    """joblib.Parallel's arguments from the launcher config (as the stock launcher reads them),
-    in the launching process."""
+    """joblib.Parallel's arguments from the launcher config (as the stock launcher reads them)."""
     options = dict(joblib_options)
     # Hydra's jobs need processes: the stock launcher hard-codes loky too.
     options["backend"] = "loky"
-    # Every worker loky starts (or restarts after a crash) ends itself when this process is
-    # gone: killed with SIGKILL, it cannot stop them. The same arguments from one process let
-    # joblib hand the next Parallel the same workers.
-    options["initializer"] = liveness.exit_with
-    options["initargs"] = (liveness.this_process(),)
     for key in ("pre_dispatch", "batch_size", "max_nbytes"):
         value = options.get(key)
         if isinstance(value, str) and value.isdigit():
             options[key] = int(value)
     return {str(key): value for key, value in options.items()}
+
+
+def dying_with_this_process() -> dict[str, Any]:
+    """joblib.Parallel's arguments that make every worker loky starts (or restarts after a
+    crash) end itself once this process is gone: killed with SIGKILL, it cannot stop them
+    (nnlab.liveness.exit_with). The same arguments from one process let joblib hand the next
+    Parallel the same workers."""
+    return {"initializer": liveness.exit_with, "initargs": (liveness.this_process(),)}
 
 
 def start_workers(options: dict[str, Any]) -> threading.Thread:
@@ -149,7 +151,8 @@ def start_workers(options: dict[str, Any]) -> threading.Thread:
     find their workers started and their imports done.
     """
     workers = effective_n_jobs(options.get("n_jobs", -1))
-    thread = threading.Thread(target=Parallel(**options), args=([delayed(warm_up)()] * workers,),
+    thread = threading.Thread(target=Parallel(**options, **dying_with_this_process()),
+                              args=([delayed(warm_up)()] * workers,),
                               name="nnlab-start-workers", daemon=True)
     thread.start()
     return thread
@@ -182,7 +185,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
     while pending:
-        jobs = Parallel(**options, return_as="generator_unordered")(
+        jobs = Parallel(**options, **dying_with_this_process(), return_as="generator_unordered")(
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
                                  launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))
