@@ -215,5 +215,7 @@ def test_the_report_closes_a_lost_run_and_counts_it_lost(tmp_path):
     assert lost.info.status == "FAILED" and lost.data.tags[contract.LOST_TAG] == "true"
     markdown = (tmp_path / report.stdout.split(":", 1)[0]).read_text()
     assert "| runs | 5: 4 finished, 1 lost |" in markdown
+    # The per-arm table: runs, finished, diverged, crashed, lost, running, seeds.
+    assert "| relu | 3 | 2 | 0 | 0 | 1 | 0 | 0–2 |" in markdown
     assert "1 run(s) were lost (the process that ran them vanished)" in markdown
     assert f"| relu-s2 | relu | 2 | lost | {contract.LOST_FAILURE} |" in markdown
