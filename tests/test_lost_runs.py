@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import SHORT, all_runs, parent_runs, run_module, run_nnlab
+from conftest import SHORT, all_runs, parent_runs, run_module, run_nnlab, store_client
 from sweep_processes import (
     SLOW,
     kill_session,
@@ -206,10 +206,16 @@ def test_the_report_closes_a_lost_run_and_counts_it_lost(tmp_path):
     wait_for_runs(single, tmp_path, "RUNNING", 1, start_line=False)
     single.kill()
     single.communicate(timeout=30)
+    # And a run killed as it was created, before its params: it has no config to report.
+    (killed,) = [run for run in all_runs(tmp_path) if run.info.status == "RUNNING"]
+    store_client(tmp_path).create_run(parent.info.experiment_id, run_name="relu-s3", tags={
+        key: value for key, value in killed.data.tags.items()
+        if key in (contract.SWEEP_ID_TAG, contract.HOST_TAG, contract.PID_TAG,
+                   contract.PID_START_TAG, contract.HEARTBEAT_TAG)})
 
     report = run_module(tmp_path, "nnlab.report")
     assert report.returncode == 0, report.stderr
-    assert "note: closed 1 run(s) left RUNNING by a process that is gone, as lost: relu-s2" in (
+    assert "note: closed 2 run(s) left RUNNING by a process that is gone, as lost: " in (
         report.stderr)
     (lost,) = [run for run in all_runs(tmp_path) if run.info.run_name == "relu-s2"]
     assert lost.info.status == "FAILED" and lost.data.tags[contract.LOST_TAG] == "true"

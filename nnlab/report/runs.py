@@ -205,10 +205,11 @@ def _typed(runs: pd.DataFrame) -> pd.DataFrame:
 def select_runs(experiment: str,
                 sweep: str | list[str] | None = None) -> tuple[pd.DataFrame, Selection]:
     """The typed runs a report counts, and how they were chosen (see `load_runs`). Runs left
-    RUNNING by a process that is gone are closed as lost first (nnlab.liveness)."""
+    RUNNING by a process that is gone are closed as lost first (nnlab.liveness); a run with
+    no params, killed between its creation and its first write, has no config to report."""
     try:
         closed = store.close_lost_runs([store.experiment_id(experiment)])
-        records = store.find_runs(experiment)
+        records = [record for record in store.find_runs(experiment) if record.params]
     except (LookupError, ConfigError) as error:
         raise ReportError(str(error)) from None
     if not records:
