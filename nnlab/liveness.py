@@ -146,14 +146,14 @@ def run_is_alive(tags: dict[str, str], start_time_ms: int, now: float) -> bool:
 
 
 @contextmanager
-def heartbeat(beat: Callable[[], None]) -> Iterator[None]:
-    """Call `beat` every heartbeat_s() seconds from a daemon thread while the block runs.
+def heartbeat(beat: Callable[[], None], interval: float) -> Iterator[None]:
+    """Call `beat` every `interval` seconds (heartbeat_s()) from a daemon thread while the
+    block runs.
 
     The first heartbeat goes in with the run's creation tags (`runner_tags`): a run shorter
     than an interval costs a thread started and stopped, no request. A beat that fails (the
     store busy or unreachable) is logged and tried again at the next one.
     """
-    interval = heartbeat_s()
     stop = threading.Event()
 
     def beat_until_stopped() -> None:

@@ -42,6 +42,7 @@ def track(cfg: DictConfig) -> dict:
     config = sweep.typed_config(cfg)
     if contract.SWEEP_ID_ENV not in os.environ:
         job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
+    heartbeat_s = liveness.heartbeat_s()
     # Imported once the config is known to be valid: MLflow takes seconds to import.
     from nnlab.tracking import store
 
@@ -64,7 +65,7 @@ def track(cfg: DictConfig) -> dict:
     tags |= liveness.runner_tags(liveness.this_process(), time.time())
     run_id = store.start_run(experiment_id, name, schema.flatten(config), tags)
     # Its heartbeat, until it ends: a reader can tell it from a run whose process is gone.
-    with liveness.heartbeat(lambda: store.beat([run_id])):
+    with liveness.heartbeat(lambda: store.beat([run_id]), heartbeat_s):
         out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
         try:
             result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)

@@ -502,7 +502,8 @@ def parent_runs_ended(launch: Launch) -> Iterator[None]:
     from nnlab.tracking import store
 
     try:
-        with liveness.heartbeat(lambda: store.beat(launch.parent_runs.values())):
+        with liveness.heartbeat(lambda: store.beat(launch.parent_runs.values()),
+                                liveness.heartbeat_s()):
             yield
     except (KeyboardInterrupt, Interrupted):
         end_parent_runs(launch, contract.KILLED)
