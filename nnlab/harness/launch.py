@@ -13,7 +13,8 @@ discovers the installed plugins again (~25 ms); a worker keeps the plugins it fo
 first job.
 
 The workers also start while the launching process prepares the MLflow store (importing MLflow
-and creating a store take seconds in each process): see `start_workers`.
+and creating a store take seconds in each process): see `start_workers`. And they end with it,
+even killed with SIGKILL: see `dying_with_this_process`.
 """
 
 import copy
