@@ -4,8 +4,8 @@ Before: check every job's config (a bad value stops the sweep before any job sta
 anything is written to MLflow), plan the sweep (create the store and the experiments, which
 workers must never race to create; close the runs there whose process is gone; find the jobs
 that finished before), and hand every job its sweep id, experiment id and run name through
-Hydra's `hydra.job.env_set`, which works the same with every launcher. After: one summary line, and an error if a job crashed (a divergence is a
-result, not a crash).
+Hydra's `hydra.job.env_set`, which works the same with every launcher. After: one summary
+line, and an error if a job crashed (a divergence is a result, not a crash).
 """
 
 import csv
