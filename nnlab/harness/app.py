@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, environment, job, process, schema
+from nnlab import contract, environment, job, liveness, process, schema
 from nnlab.constraints import ConfigError
 from nnlab.harness import sweep
 
@@ -42,6 +42,7 @@ def track(cfg: DictConfig) -> dict:
     config = sweep.typed_config(cfg)
     if contract.SWEEP_ID_ENV not in os.environ:
         job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
+    heartbeat_s = liveness.heartbeat_s()
     # Imported once the config is known to be valid: MLflow takes seconds to import.
     from nnlab.tracking import store
 
@@ -61,36 +62,39 @@ def track(cfg: DictConfig) -> dict:
     }
     if os.environ.get(contract.PARENT_RUN_ENV):
         tags[contract.PARENT_RUN_TAG] = os.environ[contract.PARENT_RUN_ENV]
+    tags |= liveness.runner_tags(liveness.this_process(), time.time())
     run_id = store.start_run(experiment_id, name, schema.flatten(config), tags)
-    out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
-    try:
-        result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
-    except Exception as error:
-        log.exception("run %s crashed", name)
-        store.mark_run(run_id, contract.FAILED,
-                       {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
-        raise
-    (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
-    if code.dirty:
-        (out_dir / contract.DIFF_ARTIFACT).write_text(code.diff)
-    end_tags = {}
-    if result.diverged_at is not None:
-        end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
-                    contract.DIVERGED_AT_TAG: str(result.diverged_at)}
-    status = contract.FINISHED if result.diverged_at is None else contract.FAILED
-    data = result.data
-    dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
-                                  {"x_train": data.x_train, "x_test": data.x_test},
-                                  {"y_train": data.y_train, "y_test": data.y_test})
-    store.end_run(run_id, status, result.metrics,
-                  {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
-                  out_dir, dataset)
-    line = sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
-                               time.perf_counter() - start)
-    if hydra_cfg.mode == RunMode.MULTIRUN:
-        sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
-    else:
-        print(f"{line}  (run {run_id} in experiment '{config.experiment_name}')")
+    # Its heartbeat, until it ends: a reader can tell it from a run whose process is gone.
+    with liveness.heartbeat(lambda: store.beat([run_id]), heartbeat_s):
+        out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
+        try:
+            result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
+        except Exception as error:
+            log.exception("run %s crashed", name)
+            store.mark_run(run_id, contract.FAILED,
+                           {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
+            raise
+        (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
+        if code.dirty:
+            (out_dir / contract.DIFF_ARTIFACT).write_text(code.diff)
+        end_tags = {}
+        if result.diverged_at is not None:
+            end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
+                        contract.DIVERGED_AT_TAG: str(result.diverged_at)}
+        status = contract.FINISHED if result.diverged_at is None else contract.FAILED
+        data = result.data
+        dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
+                                      {"x_train": data.x_train, "x_test": data.x_test},
+                                      {"y_train": data.y_train, "y_test": data.y_test})
+        store.end_run(run_id, status, result.metrics,
+                      {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
+                      out_dir, dataset)
+        line = sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
+                                   time.perf_counter() - start)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
+        else:
+            print(f"{line}  (run {run_id} in experiment '{config.experiment_name}')")
     return {"status": status, "run_name": name, "failure": result.failure}
 
 

@@ -13,7 +13,8 @@ discovers the installed plugins again (~25 ms); a worker keeps the plugins it fo
 first job.
 
 The workers also start while the launching process prepares the MLflow store (importing MLflow
-and creating a store take seconds in each process): see `start_workers`.
+and creating a store take seconds in each process): see `start_workers`. And they end with it,
+even killed with SIGKILL: see `dying_with_this_process`.
 """
 
 import copy
@@ -34,7 +35,7 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, process
+from nnlab import contract, liveness, process
 from nnlab.harness import compat, sweep
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,14 @@ def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
     return {str(key): value for key, value in options.items()}
 
 
+def dying_with_this_process() -> dict[str, Any]:
+    """joblib.Parallel's arguments that make every worker loky starts (or restarts after a
+    crash) end itself once this process is gone: killed with SIGKILL, it cannot stop them
+    (nnlab.liveness.exit_with). The same arguments from one process let joblib hand the next
+    Parallel the same workers."""
+    return {"initializer": liveness.exit_with, "initargs": (liveness.this_process(),)}
+
+
 def start_workers(options: dict[str, Any]) -> threading.Thread:
     """Start the worker processes in the background; join the thread before launching.
 
@@ -143,7 +152,8 @@ def start_workers(options: dict[str, Any]) -> threading.Thread:
     find their workers started and their imports done.
     """
     workers = effective_n_jobs(options.get("n_jobs", -1))
-    thread = threading.Thread(target=Parallel(**options), args=([delayed(warm_up)()] * workers,),
+    thread = threading.Thread(target=Parallel(**options, **dying_with_this_process()),
+                              args=([delayed(warm_up)()] * workers,),
                               name="nnlab-start-workers", daemon=True)
     thread.start()
     return thread
@@ -176,7 +186,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
     while pending:
-        jobs = Parallel(**options, return_as="generator_unordered")(
+        jobs = Parallel(**options, **dying_with_this_process(), return_as="generator_unordered")(
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
                                  launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))

@@ -2,10 +2,10 @@
 
 Before: check every job's config (a bad value stops the sweep before any job starts and before
 anything is written to MLflow), plan the sweep (create the store and the experiments, which
-workers must never race to create; find the jobs that finished before), and hand every job its
-sweep id, experiment id and run name through Hydra's `hydra.job.env_set`, which works the same
-with every launcher. After: one summary line, and an error if a job crashed (a divergence is a
-result, not a crash).
+workers must never race to create; close the runs there whose process is gone; find the jobs
+that finished before), and hand every job its sweep id, experiment id and run name through
+Hydra's `hydra.job.env_set`, which works the same with every launcher. After: one summary
+line, and an error if a job crashed (a divergence is a result, not a crash).
 """
 
 import csv
@@ -31,7 +31,7 @@ from hydra.core.utils import JobReturn
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError
 
-from nnlab import contract, environment, job, schema
+from nnlab import contract, environment, job, liveness, schema
 from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
 from nnlab.tracking import views
@@ -244,6 +244,7 @@ def check_jobs(job_overrides: list[list[str]],
     it: its seed is checked, and if its resolved config differs from its arm's first in more
     than the seed (a value that interpolates the seed), the whole of it.
     """
+    liveness.heartbeat_s()  # every job reads contract.HEARTBEAT_ENV: a bad value stops it here
     first_of_arm: dict[tuple[str, ...], _FirstOfArm] = {}
     run_configs = []
     for overrides in job_overrides:
@@ -313,17 +314,20 @@ class SweepPlan:
     experiment_ids: dict[str, str]  # by experiment name, each created if it was missing
     todo: list[PlannedJob]
     reused: list[RunRecord]  # the runs that finished before: resume skips their jobs
+    lost: list[str]  # the runs in its experiments left RUNNING by a process that is gone
     key_metrics: dict[str, list[str]]  # per experiment: its analysis block's metrics, if any
 
 
 def plan_sweep(job_overrides: list[list[str]],
                run_configs: list[schema.RunConfig]) -> SweepPlan:
-    """Create the store and the experiments, and find the jobs that have finished before."""
+    """Create the store and the experiments, close the runs there whose process is gone (a
+    sweep killed, say), and find the jobs that have finished before."""
     # Imported once every job is known to be valid: MLflow takes seconds to import.
     from nnlab.tracking import store
 
     experiment_ids = {name: store.ensure_experiment(name)
                       for name in sorted({c.experiment_name for c in run_configs})}
+    lost = store.close_lost_runs(experiment_ids.values())
     names = run_names(job_overrides, [c.seed for c in run_configs])
     code = contract.checkout()
     version = contract.code_version(code)
@@ -339,7 +343,8 @@ def plan_sweep(job_overrides: list[list[str]],
             todo.append(PlannedJob(list(overrides), config, name, arm))
     key_metrics = {name: _analysis_metrics([c for c in run_configs if c.experiment_name == name])
                    for name in experiment_ids}
-    return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, key_metrics)
+    return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, lost,
+                     key_metrics)
 
 
 def _analysis_metrics(configs: list[schema.RunConfig]) -> list[str]:
@@ -408,12 +413,16 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
                                   run.tags.get(contract.SWEEP_ID_TAG, "")] for run in reused)
         tags = {contract.KIND_TAG: contract.SWEEP_KIND, contract.SWEEP_ID_TAG: plan.sweep_id,
                 contract.COMMAND_TAG: command_line(), **plan.checkout.tags(),
-                **environment.tags(environment.current())}
+                **environment.tags(environment.current()),
+                **liveness.runner_tags(liveness.this_process(), time.time())}
         parents[experiment_id] = store.start_run(experiment_id, f"{name}-{plan.sweep_id}",
                                                  params, tags)
         store.log_artifacts(parents[experiment_id], files)
         store.set_experiment_tag(experiment_id, *views.runs_view(plan.key_metrics[name]))
     skipped = f"skipped {len(plan.reused)} finished, " if plan.reused else ""
+    if plan.lost:
+        skipped = (f"closed {len(plan.lost)} lost run(s) (their process is gone: "
+                   f"{', '.join(plan.lost)}), {skipped}")
     experiments = ", ".join(f"'{name}'" for name in plan.experiment_ids)
     print(f"nnlab: {skipped}running {len(plan.todo)} -> experiment {experiments} at "
           f"{tracking_uri()} (sweep {plan.sweep_id})", flush=True)
@@ -448,6 +457,8 @@ def _outcome(run: RunRecord) -> str:
         return "killed"
     if run.status in contract.NOT_TERMINATED:
         return "running"
+    if contract.is_lost(run.tags):
+        return "lost"
     if contract.diverged(run.tags):
         return "diverged"
     if run.tags.get(contract.FAILURE_TAG) == contract.WORKER_DIED:
@@ -457,9 +468,10 @@ def _outcome(run: RunRecord) -> str:
 
 def outcome_counts(runs: list[RunRecord], launched: int, skipped: int) -> dict[str, str]:
     """The parent run's counts, a tag `nnlab.runs.<outcome>` for each outcome (lost: launched
-    jobs that left no run, such as those not started when the sweep was stopped)."""
+    jobs whose end nobody recorded: no run, such as those not started when the sweep was
+    stopped, or a run whose process vanished)."""
     counts = Counter(_outcome(run) for run in runs)
-    counts["lost"] = max(launched - len(runs), 0)
+    counts["lost"] += max(launched - len(runs), 0)
     counts["skipped"] = skipped
     return {contract.COUNT_TAG_PREFIX + outcome: str(counts[outcome])
             for outcome in contract.SWEEP_OUTCOMES}
@@ -485,9 +497,14 @@ def end_parent_runs(launch: Launch, status: str) -> None:
 @contextmanager
 def parent_runs_ended(launch: Launch) -> Iterator[None]:
     """End the parent runs as the sweep ends: FINISHED, KILLED when it is interrupted, FAILED
-    when a job crashed or the sweep itself failed."""
+    when a job crashed or the sweep itself failed. Until then this process beats their
+    heartbeat (nnlab.liveness)."""
+    from nnlab.tracking import store
+
     try:
-        yield
+        with liveness.heartbeat(lambda: store.beat(launch.parent_runs.values()),
+                                liveness.heartbeat_s()):
+            yield
     except (KeyboardInterrupt, Interrupted):
         end_parent_runs(launch, contract.KILLED)
         raise

@@ -16,7 +16,8 @@ Which runs: the latest complete sweep (tag nnlab.sweep_id; two runs or more, non
 re-running a sweep never double-counts; a config (tag nnlab.config_hash) that ran more than once
 in the selection counts once, its latest finished run. Finished runs make the metric statistics;
 diverged runs (FAILED and tagged nnlab.diverged_at; logged before that tag, with an nnlab.failure
-"diverged ...") are failures in success rates; crashed, killed and running runs count nowhere.
+"diverged ...") are failures in success rates; crashed, killed, lost (their process vanished:
+closed by the report when it reads them) and running runs count nowhere.
 All of them are listed in the report. Arms are labelled in words: `relu`, `hidden=[3]`,
 `batch_size=1`, `full batch` (batch_size unset), `init.scheme=he, lr=0.001`.
 

@@ -38,9 +38,15 @@ from mlflow.protos.databricks_pb2 import (  # noqa: E402
 )
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from nnlab import liveness  # noqa: E402
 from nnlab.contract import (  # noqa: E402
+    FAILED,
     FAILURE_TAG,
+    HEARTBEAT_TAG,
     KIND_TAG,
+    LOST_FAILURE,
+    LOST_TAG,
+    RUNNING,
     SWEEP_ID_TAG,
     SWEEP_KIND,
     is_sweep_parent,
@@ -229,6 +235,37 @@ def close_running_runs(sweep_id: str, experiment_ids: Iterable[str], status: str
     for run in runs:
         mark_run(run.info.run_id, status, {FAILURE_TAG: reason})
     return [run.info.run_name or run.info.run_id for run in runs]
+
+
+def beat(run_ids: Iterable[str]) -> None:
+    """Refresh the runs' heartbeat (nnlab.liveness): they are still in flight."""
+    tag_runs(run_ids, {HEARTBEAT_TAG: liveness.heartbeat_value(time.time())})
+
+
+def close_lost_runs(experiment_ids: Iterable[str]) -> list[str]:
+    """Close the experiments' RUNNING runs, sweeps' parent runs included, whose process is
+    gone (nnlab.liveness): FAILED, tagged lost, ended at their last heartbeat. Returns their
+    names.
+
+    A run judged lost is read again before it is closed: its process may have ended it
+    between the search and the check (and a process found gone can change nothing since).
+    """
+    now = time.time()
+    client = _client()
+    closed = []
+    for run in _search(list(experiment_ids), f"attributes.status = '{RUNNING}'"):
+        tags = dict(run.data.tags)
+        if liveness.run_is_alive(tags, run.info.start_time, now):
+            continue
+        if client.get_run(run.info.run_id).info.status != RUNNING:
+            continue
+        client.log_batch(run.info.run_id, tags=[RunTag(FAILURE_TAG, LOST_FAILURE),
+                                                RunTag(LOST_TAG, "true")])
+        ended = int(liveness.last_sign_of_life(tags, run.info.start_time) * 1000)
+        client.set_terminated(run.info.run_id, status=FAILED,
+                              end_time=max(ended, run.info.start_time))
+        closed.append(run.info.run_name or run.info.run_id)
+    return closed
 
 
 # Reading runs back (the report, the rerun). Read-only: nothing below writes to the store.
