@@ -35,7 +35,7 @@ from nnlab import contract, environment, job, schema
 from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
 from nnlab.tracking import views
-from nnlab.tracking.records import RunRecord
+from nnlab.tracking.records import RunRecord, ServerNotAnswering
 
 PROGRESS_FILE = ".nnlab_progress"
 ENV_SET = "hydra.job.env_set."
@@ -324,6 +324,7 @@ def plan_sweep(job_overrides: list[list[str]],
 
     experiment_ids = {name: store.ensure_experiment(name)
                       for name in sorted({c.experiment_name for c in run_configs})}
+    log_kept_runs(list(experiment_ids))
     names = run_names(job_overrides, [c.seed for c in run_configs])
     code = contract.checkout()
     version = contract.code_version(code)
@@ -340,6 +341,17 @@ def plan_sweep(job_overrides: list[list[str]],
     key_metrics = {name: _analysis_metrics([c for c in run_configs if c.experiment_name == name])
                    for name in experiment_ids}
     return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, key_metrics)
+
+
+def log_kept_runs(experiment_names: list[str]) -> None:
+    """Log the runs of these experiments that finished while the tracking server did not
+    answer (kept on disk), before resume looks for what finished: none is trained twice."""
+    from nnlab.tracking import unlogged
+
+    if unlogged.kept_runs(experiment_names):
+        logged = unlogged.sync(experiment_names)
+        print(f"nnlab: logged {logged} runs kept in {unlogged.where_kept()} (they finished "
+              "while the tracking server did not answer)", flush=True)
 
 
 def _analysis_metrics(configs: list[schema.RunConfig]) -> list[str]:
@@ -488,6 +500,10 @@ def parent_runs_ended(launch: Launch) -> Iterator[None]:
     when a job crashed or the sweep itself failed."""
     try:
         yield
+    except ServerNotAnswering:
+        # Nothing reaches the store now; the parent runs stay RUNNING, for the closing of
+        # lost runs (their process is gone) once the server is back.
+        raise
     except (KeyboardInterrupt, Interrupted):
         end_parent_runs(launch, contract.KILLED)
         raise
