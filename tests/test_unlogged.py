@@ -85,6 +85,7 @@ def check_logged(cwd: Path, run_id: str, run: unlogged.UnloggedRun) -> None:
     assert [m.step for m in history] == STEPS.tolist()
     assert [m.value for m in history] == TRAIN_LOSS.tolist()  # bit for bit
     assert {m.timestamp for m in history} == {run.timestamp}
+    assert logged.inputs is not None
     (dataset_input,) = logged.inputs.dataset_inputs
     assert dataset_input.dataset.digest == f"digest{run.params['seed']}"
     copies = cwd / f"downloaded-{run_id}"

@@ -124,6 +124,10 @@ def main(cfg: DictConfig) -> dict:
     except ConfigError as error:
         # A single run validates inside Hydra's job runner, which would add its own report.
         raise SystemExit(f"nnlab: config error: {error}") from None
+    except ServerNotAnswering as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the launcher stops the sweep on it
+        raise SystemExit(f"nnlab: {server_gone_line(error)}") from None
 
 
 def _one_line(error: BaseException) -> str:

@@ -4,6 +4,7 @@ API. It knows nothing of Hydra; no MLflow entity leaves it (runs come back as Ru
 
 import fcntl
 import functools
+import logging
 import math
 import os
 import sys
@@ -23,6 +24,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 # Every call gives up within NNLAB_STORE_TIMEOUT seconds, MLflow's HTTP retries included.
 waits.set_mlflow_defaults()
+# urllib3 logs each of those retries as a warning; nnlab says once that the server is gone.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 import numpy as np  # noqa: E402
 from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: E402

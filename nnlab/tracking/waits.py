@@ -21,6 +21,8 @@ BACKOFF_FACTOR = 1
 BACKOFF_JITTER_S = 0.5
 # Below this budget the backoffs are dropped: the timeouts get what there is.
 MIN_BUDGET_FOR_BACKOFF_S = 20.0
+# The MLflow variables that nnlab set from NNLAB_STORE_TIMEOUT, rather than the user.
+DERIVED_ENV = "NNLAB_MLFLOW_HTTP_DERIVED"
 
 
 def store_timeout() -> float:
@@ -58,6 +60,13 @@ def mlflow_http_settings(budget_s: float) -> dict[str, str]:
 
 
 def set_mlflow_defaults() -> None:
-    """MLflow's HTTP settings from NNLAB_STORE_TIMEOUT, where the user set none of their own."""
+    """MLflow's HTTP settings from NNLAB_STORE_TIMEOUT, where the user set none of their own.
+
+    The processes this one starts inherit the variables: DERIVED_ENV names those nnlab set,
+    which a process derives again from its own NNLAB_STORE_TIMEOUT."""
+    derived = {name for name in os.environ.get(DERIVED_ENV, "").split(",") if name}
     for variable, value in mlflow_http_settings(store_timeout()).items():
-        os.environ.setdefault(variable, value)
+        if variable in derived or variable not in os.environ:
+            os.environ[variable] = value
+            derived.add(variable)
+    os.environ[DERIVED_ENV] = ",".join(sorted(derived))
