@@ -229,7 +229,7 @@ def test_the_default_budget_waits_seconds_per_attempt_not_minutes():
 
 
 def test_a_users_own_mlflow_http_setting_wins(monkeypatch: pytest.MonkeyPatch):
-    for variable in waits.mlflow_http_settings(30):
+    for variable in [*waits.mlflow_http_settings(30), waits.DERIVED_ENV]:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "77")
     monkeypatch.setenv(contract.STORE_TIMEOUT_ENV, "10")
@@ -249,3 +249,16 @@ def test_a_bad_store_timeout_names_the_variable_its_value_and_what_is_allowed(
         waits.store_timeout()
     assert str(raised.value) == (f"NNLAB_STORE_TIMEOUT={value!r} is not allowed: a number of "
                                  "seconds > 0 (default 30)")
+
+
+def test_a_process_started_by_nnlab_derives_the_settings_again_from_its_own_budget(
+        monkeypatch: pytest.MonkeyPatch):
+    for variable in [*waits.mlflow_http_settings(30), waits.DERIVED_ENV]:
+        monkeypatch.delenv(variable, raising=False)
+    waits.set_mlflow_defaults()  # the parent, with the default budget
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "5"
+    monkeypatch.setenv(contract.STORE_TIMEOUT_ENV, "4")  # the child's
+
+    waits.set_mlflow_defaults()
+
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "1"
