@@ -80,8 +80,6 @@ STORE_TIMEOUT_S = 30.0
 # a SQLite store, else in the launching directory (outside multirun/ and outputs/, which
 # `make clean` removes).
 UNLOGGED_DIR = "nnlab-unlogged"
-# The failure of the runs a sweep stopped because its tracking server did not answer.
-SERVER_GONE = "stopped: the tracking server did not answer"
 
 # The failure of the runs in flight on a worker that died.
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
