@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 from conftest import SHORT, env_without_tracking_uri, run_module
 from mlflow.tracking import MlflowClient
-from tracking_server import kill, progress_names, search_runs, start, start_sweep, stop
+from tracking_server import (
+    Running,
+    kill,
+    progress_names,
+    search_runs,
+    start,
+    start_sweep,
+    stop,
+)
 
 from nnlab import contract
 from nnlab.tracking import unlogged
@@ -42,10 +50,8 @@ ONE_LINE = re.compile(
 
 @dataclass
 class Died:
-    home: Path  # the server's folder: its store
-    work: Path  # where the sweep ran
-    url: str
-    port: int
+    """A sweep whose server was killed while a job trained."""
+
     returncode: int
     exit_s: float  # from the server's death to the sweep's exit
     stdout: str
@@ -54,11 +60,16 @@ class Died:
 
 
 @dataclass
-class Resumed:
-    died: Died
+class Story:
+    """Sweep 1 loses its server; nnlab.sync logs its kept runs; the same command (sweep 2) loses
+    the server again; the same command (sweep 3) logs sweep 2's kept runs and runs the rest."""
+
+    url: str
+    first: Died
     sync: subprocess.CompletedProcess
-    again: subprocess.CompletedProcess
-    client: MlflowClient
+    second: Died
+    third: subprocess.CompletedProcess
+    client: MlflowClient  # on the server, running again
 
 
 def wait_for_lines(path: Path, count: int, sweep: subprocess.Popen, timeout: float = 300):
@@ -69,25 +80,29 @@ def wait_for_lines(path: Path, count: int, sweep: subprocess.Popen, timeout: flo
         time.sleep(0.05)
 
 
-def wait_for_training(base_url: str, sweep: subprocess.Popen, timeout: float = 120) -> None:
-    """Block until a job's run is RUNNING with its params: started, and training."""
+def wait_for_training(base_url: str, out: Path, sweep: subprocess.Popen,
+                      timeout: float = 120) -> None:
+    """Block until a job of the sweep printing to `out` has a RUNNING run with its params:
+    started, and training."""
+    # Its first line: `nnlab: running 20 -> experiment 'nnlab' at URL (sweep ID)`.
+    sweep_id = out.read_text().split("(sweep ", 1)[1].split(")", 1)[0]
     deadline = time.monotonic() + timeout
-    while not any(run.status == "RUNNING" and run.params for run in search_runs(base_url,
-                                                                                 "nnlab")):
+    while not any(run.status == "RUNNING" and run.params
+                  and run.tags.get(contract.SWEEP_ID_TAG) == sweep_id
+                  for run in search_runs(base_url, "nnlab")):
         assert sweep.poll() is None and time.monotonic() < deadline, "no job is training"
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def died(tmp_path_factory: pytest.TempPathFactory) -> Died:
-    home = tmp_path_factory.mktemp("server").resolve()
-    work = tmp_path_factory.mktemp("sweep").resolve()
-    server = start("nnlab.server", [], home)
-    sweep = start_sweep(work, SWEEP, {"MLFLOW_TRACKING_URI": server.base_url})
+def kill_while_training(server: Running, work: Path, name: str) -> Died:
+    """The sweep (run `name` in work), its server killed once 2 of its jobs have ended and
+    another is training; the kept runs read before anything syncs them."""
+    sweep = start_sweep(work, SWEEP, {"MLFLOW_TRACKING_URI": server.base_url}, name=name)
     try:
-        wait_for_lines(work / "sweep.out", 2, sweep)
-        wait_for_training(server.base_url, sweep)
+        wait_for_lines(work / f"{name}.out", 2, sweep)
+        wait_for_training(server.base_url, work / f"{name}.out", sweep)
     except BaseException:
+        sweep.kill()
         stop(server.process)
         raise
     kill(server)
@@ -98,60 +113,75 @@ def died(tmp_path_factory: pytest.TempPathFactory) -> Died:
         if sweep.poll() is None:
             sweep.kill()
     exit_s = time.monotonic() - killed
-    # Read before the sync deletes them: what the sweep computed.
-    snapshot = home / "kept-as-left"
+    snapshot = work / f"kept-by-{name}"
     shutil.copytree(work / contract.UNLOGGED_DIR, snapshot)
     kept = {run.run_name: run for run in map(unlogged.read, unlogged.kept_runs(where=snapshot))}
-    return Died(home, work, server.base_url, server.port, sweep.returncode, exit_s,
-                (work / "sweep.out").read_text(), (work / "sweep.err").read_text(), kept)
+    return Died(sweep.returncode, exit_s, (work / f"{name}.out").read_text(),
+                (work / f"{name}.err").read_text(), kept)
 
 
 @pytest.fixture(scope="module")
-def resumed(died: Died) -> Iterator[Resumed]:
-    server = start("nnlab.server", [], died.home, port=died.port)
-    env = {"MLFLOW_TRACKING_URI": died.url}
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    home = tmp_path_factory.mktemp("server").resolve()  # the server's store, kept across starts
+    work = tmp_path_factory.mktemp("sweep").resolve()
+    server = start("nnlab.server", [], home)
+    url, env = server.base_url, {"MLFLOW_TRACKING_URI": server.base_url}
+    first = kill_while_training(server, work, "first")
+    server = start("nnlab.server", [], home, port=server.port)
     try:
-        sync = run_module(died.work, "nnlab.sync", env=env)
-        again = start_sweep(died.work, SWEEP, env, name="again")
-        again.wait(timeout=600)
-        yield Resumed(died, sync, subprocess.CompletedProcess(
-            again.args, again.returncode, (died.work / "again.out").read_text(),
-            (died.work / "again.err").read_text()), MlflowClient(died.url))
+        sync = run_module(work, "nnlab.sync", env=env)
+    except BaseException:
+        stop(server.process)
+        raise
+    second = kill_while_training(server, work, "second")
+    server = start("nnlab.server", [], home, port=server.port)
+    try:
+        third = start_sweep(work, SWEEP, env, name="third")
+        third.wait(timeout=600)
+        yield Story(url, first, sync, second, subprocess.CompletedProcess(
+            third.args, third.returncode, (work / "third.out").read_text(),
+            (work / "third.err").read_text()), MlflowClient(url))
     finally:
         stop(server.process)
 
 
-def test_the_sweep_exits_non_zero_within_a_minute_of_the_servers_death_with_one_line(
-        died: Died):
-    print(f"the sweep exited {died.exit_s:.1f} s after the server's death")
+def check_one_line(died: Died, url: str) -> None:
     assert died.returncode == 1, died.stderr
     assert died.exit_s < EXIT_WITHIN_S
     (line,) = died.stderr.strip().splitlines()
     match = ONE_LINE.fullmatch(line)
     assert match, line
-    assert match["url"] == died.url
+    assert match["url"] == url
     assert int(match["kept"] or 0) == len(died.kept)
     assert "Traceback" not in died.stdout + died.stderr
 
 
-def test_the_runs_that_finished_training_are_kept_whole_outside_hydras_folders(died: Died):
-    assert died.kept, died.stdout
-    assert (died.work / contract.UNLOGGED_DIR).is_dir()
-    for name, run in died.kept.items():
-        assert run.experiment_name == "nnlab" and name in NAMES
-        assert run.status in (contract.FINISHED, contract.FAILED)
-        assert run.params["seed"] == name.split("-s")[1]
-        assert run.tags[contract.CONFIG_HASH_TAG] and run.tags[contract.SWEEP_ID_TAG]
-        # 1000 epochs of 20 batches, train_loss every 100 updates and at the last.
-        assert run.metrics["steps"] == 20_000 and "test_loss" in run.metrics
-        steps, values = run.series[contract.TRAIN_LOSS_SERIES]
-        assert steps.tolist() == [*range(0, 20_000, 100), 19_999]
-        assert values.dtype == np.float64 and values.shape == steps.shape
-        assert run.artifacts_dir is not None
-        assert ARTIFACTS <= {path.name for path in run.artifacts_dir.iterdir()}
-        with np.load(run.artifacts_dir / "weights.npz", allow_pickle=False) as weights:
-            assert weights["W0"].shape == (1, 16)
-        assert run.dataset is not None and run.dataset.features["x_test"].shape == (200, 1)
+def test_a_sweep_exits_non_zero_within_a_minute_of_its_servers_death_with_one_line(
+        story: Story):
+    print(f"the sweeps exited {story.first.exit_s:.1f} s and {story.second.exit_s:.1f} s after "
+          "their server's death")
+    check_one_line(story.first, story.url)
+    check_one_line(story.second, story.url)
+
+
+def test_the_runs_that_finished_training_are_kept_whole_outside_hydras_folders(story: Story):
+    for died in (story.first, story.second):
+        assert died.kept, died.stdout
+        for name, run in died.kept.items():
+            assert run.experiment_name == "nnlab" and name in NAMES
+            assert run.status in (contract.FINISHED, contract.FAILED)
+            assert run.params["seed"] == name.split("-s")[1]
+            assert run.tags[contract.CONFIG_HASH_TAG] and run.tags[contract.SWEEP_ID_TAG]
+            # 1000 epochs of 20 batches, train_loss every 100 updates and at the last.
+            assert run.metrics["steps"] == 20_000 and "test_loss" in run.metrics
+            steps, values = run.series[contract.TRAIN_LOSS_SERIES]
+            assert steps.tolist() == [*range(0, 20_000, 100), 19_999]
+            assert values.dtype == np.float64 and values.shape == steps.shape
+            assert run.artifacts_dir is not None
+            assert ARTIFACTS <= {path.name for path in run.artifacts_dir.iterdir()}
+            with np.load(run.artifacts_dir / "weights.npz", allow_pickle=False) as weights:
+                assert weights["W0"].shape == (1, 16)
+            assert run.dataset is not None and run.dataset.features["x_test"].shape == (200, 1)
 
 
 def logged_run_of(client: MlflowClient, run: unlogged.UnloggedRun):
@@ -165,13 +195,9 @@ def logged_run_of(client: MlflowClient, run: unlogged.UnloggedRun):
     return found
 
 
-def test_sync_logs_each_kept_run_as_it_was_computed(resumed: Resumed, tmp_path: Path):
-    assert resumed.sync.returncode == 0, resumed.sync.stderr
-    assert resumed.sync.stdout.strip() == (
-        f"nnlab.sync: logged {len(resumed.died.kept)} kept runs to {resumed.died.url}")
-    assert unlogged.kept_runs(where=resumed.died.work / contract.UNLOGGED_DIR) == []
-    client = resumed.client
-    for run in resumed.died.kept.values():
+def check_logged_as_computed(client: MlflowClient, kept: dict[str, unlogged.UnloggedRun],
+                             downloads: Path) -> None:
+    for run in kept.values():
         logged = logged_run_of(client, run)
         assert logged.info.status == run.status and logged.info.run_name == run.run_name
         assert logged.data.params == run.params
@@ -186,27 +212,42 @@ def test_sync_logs_each_kept_run_as_it_was_computed(resumed: Resumed, tmp_path: 
                                                                 values.tolist(), strict=True))
         assert run.artifacts_dir is not None
         for path in run.artifacts_dir.iterdir():
-            copy = client.download_artifacts(logged.info.run_id, path.name, str(tmp_path))
+            copy = client.download_artifacts(logged.info.run_id, path.name, str(downloads))
             assert Path(copy).read_bytes() == path.read_bytes(), path.name
 
 
-def test_the_same_command_then_trains_the_rest_and_each_config_once(resumed: Resumed):
-    again = resumed.again
-    assert again.returncode == 0, again.stderr
-    died = resumed.died
-    # A job's line ends its training; a kept run's training ended without one, or with a line
-    # saying it was kept.
-    logged_first = [name for name, line in zip(progress_names(died.stdout),
-                                              [line for line in died.stdout.splitlines()
-                                               if line.startswith("[")], strict=True)
-                    if "(not logged" not in line]
-    trained = logged_first + list(died.kept) + progress_names(again.stdout)
+def test_nnlab_sync_logs_each_kept_run_as_it_was_computed(story: Story, tmp_path: Path):
+    assert story.sync.returncode == 0, story.sync.stderr
+    assert story.sync.stdout.strip() == (
+        f"nnlab.sync: logged {len(story.first.kept)} kept runs to {story.url}")
+    check_logged_as_computed(story.client, story.first.kept, tmp_path)
+
+
+def test_the_next_sweep_logs_the_kept_runs_before_it_decides_what_to_skip(story: Story,
+                                                                          tmp_path: Path):
+    assert story.third.returncode == 0, story.third.stderr
+    lines = story.third.stdout.splitlines()
+    assert lines[0] == (f"nnlab: logged {len(story.second.kept)} runs kept in ./nnlab-unlogged "
+                        "(they finished while the tracking server did not answer)")
+    check_logged_as_computed(story.client, story.second.kept, tmp_path)
+
+
+def logged_by(died: Died) -> list[str]:
+    """The runs a dead sweep logged (a job's line ends its training; a kept run's training
+    ended without one, or with a line saying it was kept)."""
+    return [line.split()[1] for line in died.stdout.splitlines()
+            if line.startswith("[") and "(not logged" not in line]
+
+
+def test_the_same_command_trains_the_rest_and_each_config_once(story: Story):
+    trained = (logged_by(story.first) + list(story.first.kept) + logged_by(story.second)
+               + list(story.second.kept) + progress_names(story.third.stdout))
     assert sorted(trained) == NAMES, Counter(trained)
-    done = len(logged_first) + len(died.kept)
-    assert f"skipped {done} finished, running {len(NAMES) - done} " in again.stdout
-    experiment = resumed.client.get_experiment_by_name("nnlab")
+    done = len(trained) - len(progress_names(story.third.stdout))
+    assert f"skipped {done} finished, running {len(NAMES) - done} " in story.third.stdout
+    experiment = story.client.get_experiment_by_name("nnlab")
     assert experiment is not None
-    runs = [run for run in resumed.client.search_runs([experiment.experiment_id])
+    runs = [run for run in story.client.search_runs([experiment.experiment_id])
             if run.data.tags.get(contract.KIND_TAG) != contract.SWEEP_KIND]
     finished = Counter(run.info.run_name or "" for run in runs if run.info.status == "FINISHED")
     assert sorted(finished) == NAMES and set(finished.values()) == {1}
