@@ -553,11 +553,14 @@ def report_progress(sweep_dir: Path, line: str) -> None:
 
 
 def summary_line(returns: list[JobReturn]) -> str:
-    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed."""
+    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed, or the
+    ServerNotAnswering of a job (from a launcher that ran every job all the same)."""
     statuses: Counter = Counter()
     crashed = []
     for returned in returns:
         value = compat.job_outcome(returned)
+        if isinstance(value, ServerNotAnswering):
+            raise value
         if isinstance(value, BaseException):
             statuses[contract.FAILED] += 1
             crashed.append(f"{' '.join(returned.overrides or [])}: {type(value).__name__}: "

@@ -63,6 +63,7 @@ from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # n
 
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
+# ... and for params.
 PARAMS_PER_BATCH = 100
 SEARCH_PAGE = 1000
 # MLflow's tag on a dataset input saying what the run used it for.
@@ -89,15 +90,15 @@ def _client() -> MlflowClient:
 
 # What MLflow's HTTP client leaves in an error when a server gave no answer: no connection,
 # no answer in time, or only "unavailable" answers until its retries ran out.
-NO_ANSWER = (HTTPConnectionError, Timeout, RetryError)
+_NO_ANSWER = (HTTPConnectionError, Timeout, RetryError)
 
 
-def no_answer(error: BaseException) -> bool:
+def _no_answer(error: BaseException) -> bool:
     """Whether `error` (or an error it was raised from) says the server did not answer. MLflow
     raises its own exception while handling the HTTP client's."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, NO_ANSWER):
+        if isinstance(seen, _NO_ANSWER):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -121,7 +122,7 @@ class _AnswerOrGiveUp:
             try:
                 return method(*args, **kwargs)
             except Exception as error:
-                if no_answer(error):
+                if _no_answer(error):
                     raise ServerNotAnswering(self._uri, time.monotonic() - started) from None
                 raise
 
@@ -248,7 +249,9 @@ def log_params(run_id: str, params: dict[str, str]) -> None:
 
 
 def find_run(experiment_id: str, tags: dict[str, str]) -> str | None:
-    """The id of a run of the experiment that carries all these tags, if there is one."""
+    """The id of a run of the experiment that carries all these tags (at least one), if there
+    is one."""
+    assert tags  # no tags would match any run
     query = " AND ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
     runs = _client().search_runs([experiment_id], query, max_results=1)
     return runs[0].info.run_id if runs else None

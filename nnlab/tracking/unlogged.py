@@ -178,10 +178,11 @@ def log(folder: Path) -> str:
     experiment_id = store.ensure_experiment(run.experiment_name)
     run_id = run.run_id
     if run_id is None:
-        # Started by an earlier sync, or created by a start_run whose answer was lost.
-        run_id = store.find_run(experiment_id, {
-            key: run.tags[key] for key in (contract.SWEEP_ID_TAG, contract.CONFIG_HASH_TAG)
-            if key in run.tags})
+        # Started by an earlier sync, or created by a start_run whose answer was lost: every
+        # job's run has both tags from its creation on.
+        identity = {key: run.tags[key] for key in (contract.SWEEP_ID_TAG,
+                                                   contract.CONFIG_HASH_TAG) if key in run.tags}
+        run_id = store.find_run(experiment_id, identity) if identity else None
         if run_id is None:
             run_id = store.start_run(experiment_id, run.run_name, {}, run.tags)
         run.run_id = run_id
