@@ -262,3 +262,12 @@ def test_a_process_started_by_nnlab_derives_the_settings_again_from_its_own_budg
     waits.set_mlflow_defaults()
 
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "1"
+
+
+def test_two_kept_runs_of_one_config_are_both_kept(sqlite_store: Path, experiment: str):
+    run = finished_run(sqlite_store, experiment, None)
+    first = unlogged.keep(run)
+    second = unlogged.keep(run)
+
+    assert second == first.with_name(f"{first.name}-2")
+    assert set(unlogged.kept_runs([experiment])) == {first, second}

@@ -77,7 +77,7 @@ def keep(run: UnloggedRun, where: Path | None = None) -> Path:
     """Write the run into `where` (default: `root()`); returns its folder.
 
     Written under a temporary name and renamed: a folder with the final name is complete."""
-    folder = (where or root()) / run.experiment_name / _folder_name(run)
+    folder = _free_folder((where or root()) / run.experiment_name / _folder_name(run))
     partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -93,9 +93,18 @@ def keep(run: UnloggedRun, where: Path | None = None) -> Path:
         dataset: dict[str, Any] = run.dataset.features | run.dataset.targets
         np.savez(partial / DATASET_FILE, **dataset)
     _write_record(partial, run)
-    shutil.rmtree(folder, ignore_errors=True)  # an older copy of the same run
     partial.rename(folder)
     return folder
+
+
+def _free_folder(folder: Path) -> Path:
+    """`folder`, or `folder-2`, `folder-3`, ... if it is taken: another run of the same config
+    (a sweep with resume=false, say) may be kept there, waiting for its sync."""
+    candidate, number = folder, 1
+    while candidate.exists():
+        number += 1
+        candidate = folder.with_name(f"{folder.name}-{number}")
+    return candidate
 
 
 def _link_or_copy(source: str, target: str) -> None:
