@@ -84,6 +84,15 @@ HEARTBEAT_ENV = "NNLAB_HEARTBEAT_S"
 JOB_ENV = (SWEEP_ID_ENV, EXPERIMENT_ID_ENV, SWEEP_SIZE_ENV, GIT_COMMIT_ENV, GIT_DIFF_ENV,
            RUN_NAME_ENV, ARM_ENV, PARENT_RUN_ENV)
 
+# How long, in seconds, nnlab waits for the tracking store to answer one call, its retries
+# included, before it gives up (default STORE_TIMEOUT_S).
+STORE_TIMEOUT_ENV = "NNLAB_STORE_TIMEOUT"
+STORE_TIMEOUT_S = 30.0
+# Where the runs that finished but could not be logged wait for `python -m nnlab.sync`: beside
+# a SQLite store, else in the launching directory (outside multirun/ and outputs/, which
+# `make clean` removes).
+UNLOGGED_DIR = "nnlab-unlogged"
+
 # The failure of the runs in flight on a worker that died.
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
 

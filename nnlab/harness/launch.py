@@ -21,7 +21,8 @@ import copy
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnlab import contract, liveness, process
 from nnlab.harness import compat, sweep
+from nnlab.tracking.records import ServerNotAnswering
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,21 @@ def start_workers(options: dict[str, Any]) -> threading.Thread:
     return thread
 
 
+def stop_if_server_gone(jobs: Generator, returned: JobReturn) -> None:
+    """A job that found the tracking server not answering stops the sweep: the other jobs
+    would wait for it too. Closing joblib's generator terminates the workers (those training
+    lose their run, which never finished; a finished one logging at that moment is kept on
+    disk before it logs); the job's ServerNotAnswering passes on to the sweeper."""
+    outcome = compat.job_outcome(returned)
+    if isinstance(outcome, ServerNotAnswering):
+        with warnings.catch_warnings():
+            # joblib's advice on cancelled tasks: cancelling them is the point here.
+            warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed",
+                                    UserWarning)
+            jobs.close()
+        raise outcome
+
+
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
     """Run the jobs in joblib's worker processes; their returns in the order of the jobs.
@@ -190,6 +207,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
                                  launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))
+        assert isinstance(jobs, Generator)  # return_as="generator_unordered"
         done_before = len(returns)
         try:
             for job in jobs:
@@ -197,6 +215,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 idx = job.hydra_cfg.hydra.job.num
                 returns[idx] = job
                 del pending[idx]
+                stop_if_server_gone(jobs, job)
         except TerminatedWorkerError:
             if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
                 # Not a sweep nnlab planned: no store tells the jobs in flight from those not

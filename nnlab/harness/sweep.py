@@ -35,7 +35,7 @@ from nnlab import contract, environment, job, liveness, schema
 from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
 from nnlab.tracking import views
-from nnlab.tracking.records import RunRecord
+from nnlab.tracking.records import RunRecord, ServerNotAnswering
 
 PROGRESS_FILE = ".nnlab_progress"
 ENV_SET = "hydra.job.env_set."
@@ -327,6 +327,9 @@ def plan_sweep(job_overrides: list[list[str]],
 
     experiment_ids = {name: store.ensure_experiment(name)
                       for name in sorted({c.experiment_name for c in run_configs})}
+    # Kept runs first: a run that finished while the server was down is logged as it ended,
+    # not closed as lost.
+    log_kept_runs(list(experiment_ids))
     lost = store.close_lost_runs(experiment_ids.values())
     names = run_names(job_overrides, [c.seed for c in run_configs])
     code = contract.checkout()
@@ -345,6 +348,17 @@ def plan_sweep(job_overrides: list[list[str]],
                    for name in experiment_ids}
     return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, lost,
                      key_metrics)
+
+
+def log_kept_runs(experiment_names: list[str]) -> None:
+    """Log the runs of these experiments that finished while the tracking server did not
+    answer (kept on disk), before resume looks for what finished: none is trained twice."""
+    from nnlab.tracking import unlogged
+
+    if unlogged.kept_runs(experiment_names):
+        logged = unlogged.sync(experiment_names)
+        print(f"nnlab: logged {logged} runs kept in {unlogged.where_kept()} (they finished "
+              "while the tracking server did not answer)", flush=True)
 
 
 def _analysis_metrics(configs: list[schema.RunConfig]) -> list[str]:
@@ -505,6 +519,10 @@ def parent_runs_ended(launch: Launch) -> Iterator[None]:
         with liveness.heartbeat(lambda: store.beat(launch.parent_runs.values()),
                                 liveness.heartbeat_s()):
             yield
+    except ServerNotAnswering:
+        # Nothing reaches the store now; the parent runs stay RUNNING, for the closing of
+        # lost runs (their process is gone) once the server is back.
+        raise
     except (KeyboardInterrupt, Interrupted):
         end_parent_runs(launch, contract.KILLED)
         raise
@@ -554,11 +572,14 @@ def report_progress(sweep_dir: Path, line: str) -> None:
 
 
 def summary_line(returns: list[JobReturn]) -> str:
-    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed."""
+    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed, or the
+    ServerNotAnswering of a job (from a launcher that ran every job all the same)."""
     statuses: Counter = Counter()
     crashed = []
     for returned in returns:
         value = compat.job_outcome(returned)
+        if isinstance(value, ServerNotAnswering):
+            raise value
         if isinstance(value, BaseException):
             statuses[contract.FAILED] += 1
             crashed.append(f"{' '.join(returned.overrides or [])}: {type(value).__name__}: "
