@@ -37,6 +37,16 @@ ENV_TAG_PREFIX = "nnlab.env."
 MEMBER_TAG_PREFIX = "nnlab.sweep."
 # MLflow's nested runs: each run of a sweep names the sweep's parent run.
 PARENT_RUN_TAG = "mlflow.parentRunId"
+# Who runs a run (a job's run: its worker; a sweep's parent run: the launching process), so that
+# any reader of the store can tell a run in flight from one whose process is gone
+# (nnlab.liveness). MLflow keeps the run's start time.
+HOST_TAG = "nnlab.host"
+PID_TAG = "nnlab.pid"
+PID_START_TAG = "nnlab.pid_start"  # the process's start, in clock ticks after boot (/proc)
+HEARTBEAT_TAG = "nnlab.heartbeat"  # epoch seconds, refreshed while the process runs the run
+# A run closed because the process that ran it is gone: FAILED, with LOST_FAILURE.
+LOST_TAG = "nnlab.lost"
+LOST_FAILURE = "lost: the process that ran it is gone"
 
 # The artifacts of every run beside its config, weights and figures.
 ENVIRONMENT_ARTIFACT = "environment.json"
@@ -73,8 +83,19 @@ GIT_DIFF_ENV = "NNLAB_GIT_DIFF_FILE"  # the file holding the checkout's diff; ""
 RUN_NAME_ENV = "NNLAB_RUN_NAME"
 ARM_ENV = "NNLAB_ARM"
 PARENT_RUN_ENV = "NNLAB_PARENT_RUN_ID"
+# Seconds between two heartbeats (nnlab.liveness.HEARTBEAT_S by default): for tests.
+HEARTBEAT_ENV = "NNLAB_HEARTBEAT_S"
 JOB_ENV = (SWEEP_ID_ENV, EXPERIMENT_ID_ENV, SWEEP_SIZE_ENV, GIT_COMMIT_ENV, GIT_DIFF_ENV,
            RUN_NAME_ENV, ARM_ENV, PARENT_RUN_ENV)
+
+# How long, in seconds, nnlab waits for the tracking store to answer one call, its retries
+# included, before it gives up (default STORE_TIMEOUT_S).
+STORE_TIMEOUT_ENV = "NNLAB_STORE_TIMEOUT"
+STORE_TIMEOUT_S = 30.0
+# Where the runs that finished but could not be logged wait for `python -m nnlab.sync`: beside
+# a SQLite store, else in the launching directory (outside multirun/ and outputs/, which
+# `make clean` removes).
+UNLOGGED_DIR = "nnlab-unlogged"
 
 # The failure of the runs in flight on a worker that died.
 WORKER_DIED = "worker died (killed or out of memory; loky then stops the pool's other jobs too)"
@@ -89,6 +110,11 @@ def diverged(tags: dict[str, str]) -> bool:
     """Whether a run's tags say it diverged. Runs logged before `nnlab.diverged_at` existed
     say it only in their failure message."""
     return DIVERGED_AT_TAG in tags or tags.get(FAILURE_TAG, "").startswith("diverged")
+
+
+def is_lost(tags: dict[str, str]) -> bool:
+    """Whether a run was closed because the process that ran it was gone."""
+    return tags.get(LOST_TAG) == "true"
 
 
 def is_sweep_parent(tags: dict[str, str]) -> bool:

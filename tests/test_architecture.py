@@ -124,14 +124,15 @@ def test_only_the_harness_and_the_hydra_plugins_import_hydra() -> None:
     assert folders == {("nnlab", "harness"), ("hydra_plugins",)}
 
 
-# namedtuple's public methods begin with an underscore so as not to clash with field names.
-NAMEDTUPLE_API = ("_replace", "_asdict", "_fields", "_make")
+# namedtuple's public methods begin with an underscore so as not to clash with field names;
+# `os._exit` is the os module's public way out of a process without any clean-up.
+PUBLIC_UNDERSCORED = ("_replace", "_asdict", "_fields", "_make", "_exit")
 
 
 def _is_private(attribute: str) -> bool:
     # `_target_` and its kind are Hydra's public config keys; `__x__` are Python's.
     return attribute.startswith("_") and not attribute.endswith("_") \
-        and attribute not in NAMEDTUPLE_API
+        and attribute not in PUBLIC_UNDERSCORED
 
 
 def _private_uses(path: Path) -> list[str]:

@@ -6,74 +6,18 @@ stops it, or one of its joblib workers, by pid.
 
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import all_runs, env_without_tracking_uri, run_nnlab, store_client
+from conftest import all_runs, run_nnlab, store_client
+from sweep_processes import SLOW, start_nnlab, wait_for_runs, workers_of
 
 # Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
 pytestmark = pytest.mark.process
 
 SWEEP_40 = ["-m", "seed=range(20)", "activation=relu,sigmoid", "dataset.n_samples=320",
             "hydra.launcher.n_jobs=2"]
-# Jobs of ~2 s of training: long enough to be caught running.
-SLOW = ["dataset.n_samples=640", "dataset.n_test=200", "epochs=1000", "log_every=100"]
-
-
-def _default_sigint() -> None:
-    # A suite started with SIGINT ignored (a background job of a shell script: `make test &`)
-    # would hand that to the sweep, which then cannot be stopped by Ctrl-C; a terminal's
-    # process never has it ignored.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def start_nnlab(cwd: Path, *args: str, sweep_dir: str = "multirun") -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={cwd / sweep_dir}"],
-        cwd=cwd, env=env_without_tracking_uri(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_default_sigint)
-
-
-def wait_for_runs(sweep: subprocess.Popen, cwd: Path, status: str, count: int,
-                  timeout: float = 120) -> None:
-    """Block until the sweep's store holds `count` runs with `status`."""
-    # The store exists once the sweep says where it runs; reading it earlier would race its
-    # creation. Read-only SQL: a poll must not write to the store it watches.
-    assert sweep.stdout is not None and sweep.stderr is not None  # both are pipes
-    assert sweep.stdout.readline().startswith("nnlab: "), sweep.stderr.read()
-    deadline = time.monotonic() + timeout
-    with sqlite3.connect(f"file:{cwd / 'mlflow.db'}?mode=ro", uri=True) as store:
-        while time.monotonic() < deadline:
-            # The jobs' runs: a sweep's parent run is RUNNING from the start.
-            (found,) = store.execute(
-                "SELECT count(*) FROM runs WHERE status = ? AND run_uuid NOT IN "
-                "(SELECT run_uuid FROM tags WHERE key = 'nnlab.kind')", (status,)).fetchone()
-            if found >= count:
-                return
-            assert sweep.poll() is None, sweep.stderr.read()
-            time.sleep(0.1)
-    raise TimeoutError(f"fewer than {count} {status} runs after {timeout} s")
-
-
-def workers_of(pid: int) -> list[int]:
-    """The loky worker processes started by process `pid`."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == pid and b"LokyProcess" in cmdline:
-                children.append(int(entry.name))
-    return children
 
 
 def test_an_interrupted_sweep_leaves_no_run_running_and_the_same_command_finishes_it(tmp_path):

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from conftest import SHORT, run_nnlab
 from scipy import stats as scipy_stats
 
-from nnlab import contract
+from nnlab import contract, liveness
 from nnlab.report import compare, load_runs, write_report
 from nnlab.report.__main__ import main
 from nnlab.report.analysis import DEFAULT_PLOTS, ReportError, parse_analysis, read_experiment
@@ -193,8 +194,10 @@ def test_a_diverged_run_is_listed_and_counts_as_a_failure(stores, monkeypatch, t
 def test_latest_complete_sweep_skips_a_sweep_still_running(stores, monkeypatch, tmp_path):
     _copy_store(monkeypatch, stores["headline"], tmp_path)
     experiment_id = store.ensure_experiment("nnlab")
+    # Its process (this one) runs: the report leaves it running.
     store.start_run(experiment_id, "late-s0", {"seed": "0"},
-                       {"nnlab.sweep_id": LATE_SWEEP, "nnlab.config_hash": "late"})
+                    {"nnlab.sweep_id": LATE_SWEEP, "nnlab.config_hash": "late",
+                     **liveness.runner_tags(liveness.this_process(), time.time())})
     runs, selection = select_runs("nnlab")
     assert len(runs) == 6 and LATE_SWEEP not in selection.sweep_ids
     assert selection.skipped == (LATE_SWEEP,)

@@ -312,6 +312,40 @@ def test_placeholders_are_filled_from_the_values_the_report_computes():
     assert discussion == f"{row['poi']:.3g}"
 
 
+def test_a_count_with_two_conditions_counts_the_runs_that_meet_both_and_nan_meets_none():
+    runs = _split()
+    # ReLU: seeds 9-19 start with a dead output (seeds 11-19 are its failures), seed 8's
+    # value is missing; sigmoid: none start dead.
+    runs["dead_outputs_frac_at_init"] = [*[0.0] * 8, np.nan, *[0.5] * 11, *[0.0] * 20]
+    design, comparison = _compared(runs, baseline="relu", success=FITS)
+    text = ("{count(test_loss>0.01 and dead_outputs_frac_at_init>0) @ relu} "
+            "{count(test_loss<0.01 and dead_outputs_frac_at_init>0) @ relu} "
+            "{count(test_loss<0.01 and dead_outputs_frac_at_init<0.25) @ relu} "
+            "{count(test_loss>0.01 and dead_outputs_frac_at_init>0) @ sigmoid} "
+            "{count(test_loss>0.01 and dead_outputs_frac_at_init==0) @ sigmoid}")
+    answer, _ = fill_texts(Analysis(answer=Answer(text, "worse")), design, [comparison],
+                           comparison.runs, "here")
+    assert answer == "9 2 8 0 20"
+
+
+@pytest.mark.parametrize(("accuracies", "printed"), [
+    ([0.96, 0.02, 1.0], "50%"),
+    ([0.96, 0.0, 0.5, 0.0], "50% on 2 runs, undefined (0/0) on 2"),
+    ([0.0, 0.0], "undefined (0/0)"),
+])
+def test_the_iris_tutorials_loop_prints_50_percent_for_a_run_with_any_sample_right(
+        accuracies, printed):
+    runs = _runs({"uniform": accuracies, "he": accuracies}, key="init.scheme").rename(
+        columns={"test_loss": "test_accuracy"})
+    design, runs = compare.resolve(runs, Analysis(arm=("init.scheme",), baseline="uniform",
+                                                  metrics=(MetricSpec("test_accuracy", False),)))
+    comparisons = compare.comparisons(runs, design)
+    text = "{iris_loop(test_accuracy) @ he}"
+    answer, _ = fill_texts(Analysis(answer=Answer(text, "bounded")), design, comparisons, runs,
+                           "here")
+    assert answer == printed
+
+
 @pytest.mark.parametrize(("placeholder", "reason"), [
     ("{median(test_loss) @ gelu}", "no arm 'gelu'"),
     ("{median(test_acc) @ relu}", "the runs have no metric or param 'test_acc'"),

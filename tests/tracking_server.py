@@ -149,12 +149,12 @@ def stop(process: subprocess.Popen) -> None:
     assert not left, f"processes left after Ctrl-C: {left}"
 
 
-@contextmanager
-def running(module: str, args: Sequence[str], cwd: Path,
-            env: Mapping[str, str] | None = None) -> Iterator[Running]:
-    """`python -m module --port PORT args` in cwd (MLFLOW_TRACKING_URI unset, `env` set),
-    answering /health; stopped on exit."""
-    port = free_port()
+def start(module: str, args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None,
+          port: int | None = None) -> Running:
+    """`python -m module --port PORT args` in cwd (MLFLOW_TRACKING_URI unset, `env` set), on
+    `port` (default: a free one), answering /health. Started again in the same cwd, a server
+    opens the same store."""
+    port = port or free_port()
     stdout, stderr = cwd / f"{module}.out", cwd / f"{module}.err"
     with stdout.open("w") as out, stderr.open("w") as err:
         # Own session: the teardown's Ctrl-C reaches the server's whole tree and nothing else.
@@ -166,9 +166,33 @@ def running(module: str, args: Sequence[str], cwd: Path,
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(process, base_url, stderr)
-        yield Running(process, base_url, port, stdout)
-    finally:
+    except BaseException:
         stop(process)
+        raise
+    return Running(process, base_url, port, stdout)
+
+
+def kill(server: Running) -> None:
+    """The server dies at once, as in a crash (SIGKILL to its whole group); none of its
+    processes is left, and its port is free for a new one."""
+    with suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while (left := group_members(server.process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes left after SIGKILL: {left}"
+
+
+@contextmanager
+def running(module: str, args: Sequence[str], cwd: Path,
+            env: Mapping[str, str] | None = None) -> Iterator[Running]:
+    """`start`, stopped on exit."""
+    server = start(module, args, cwd, env)
+    try:
+        yield server
+    finally:
+        stop(server.process)
 
 
 def sweep_through(base_url: str, cwd: Path) -> Sweeps:
@@ -242,3 +266,20 @@ def check_diverged(runs: list[RunInfo]) -> None:
     assert len(runs) == 1
     assert runs[0].status == "FAILED"
     assert runs[0].tags["nnlab.failure"].startswith("diverged at step ")
+
+
+def start_sweep(cwd: Path, args: Sequence[str], env: Mapping[str, str] | None = None,
+                name: str = "sweep") -> subprocess.Popen:
+    """`python -m nnlab.run args` in cwd, in its own session (a signal to its group reaches its
+    workers and nothing of the test's), its output in cwd/NAME.out and cwd/NAME.err; on the
+    store there, or the one `env` names (MLFLOW_TRACKING_URI)."""
+    with (cwd / f"{name}.out").open("w") as out, (cwd / f"{name}.err").open("w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={cwd / 'multirun'}"],
+            cwd=cwd, env={**env_without_tracking_uri(), **(env or {})}, stdout=out, stderr=err,
+            start_new_session=True)
+
+
+def progress_names(stdout: str) -> list[str]:
+    """The run names of a sweep's `[k/N] NAME ...` lines (a job's line once it has ended)."""
+    return [line.split()[1] for line in stdout.splitlines() if line.startswith("[")]

@@ -20,9 +20,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, environment, job, process, schema
+from nnlab import contract, environment, job, liveness, process, schema
 from nnlab.constraints import ConfigError
 from nnlab.harness import sweep
+from nnlab.tracking import waits
+from nnlab.tracking.records import ServerNotAnswering
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,9 @@ def track(cfg: DictConfig) -> dict:
     config = sweep.typed_config(cfg)
     if contract.SWEEP_ID_ENV not in os.environ:
         job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
+    heartbeat_s = liveness.heartbeat_s()
     # Imported once the config is known to be valid: MLflow takes seconds to import.
-    from nnlab.tracking import store
+    from nnlab.tracking import store, unlogged
 
     name = os.environ.get(contract.RUN_NAME_ENV) or f"{config.activation}-s{config.seed}"
     experiment_id = os.environ.get(contract.EXPERIMENT_ID_ENV) or store.ensure_experiment(
@@ -61,37 +64,57 @@ def track(cfg: DictConfig) -> dict:
     }
     if os.environ.get(contract.PARENT_RUN_ENV):
         tags[contract.PARENT_RUN_TAG] = os.environ[contract.PARENT_RUN_ENV]
-    run_id = store.start_run(experiment_id, name, schema.flatten(config), tags)
-    out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
-    try:
-        result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
-    except Exception as error:
-        log.exception("run %s crashed", name)
-        store.mark_run(run_id, contract.FAILED,
-                       {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
-        raise
-    (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
-    if code.dirty:
-        (out_dir / contract.DIFF_ARTIFACT).write_text(code.diff)
-    end_tags = {}
-    if result.diverged_at is not None:
-        end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
-                    contract.DIVERGED_AT_TAG: str(result.diverged_at)}
-    status = contract.FINISHED if result.diverged_at is None else contract.FAILED
-    data = result.data
-    dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
-                                  {"x_train": data.x_train, "x_test": data.x_test},
-                                  {"y_train": data.y_train, "y_test": data.y_test})
-    store.end_run(run_id, status, result.metrics,
-                  {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)}, end_tags,
-                  out_dir, dataset)
-    line = sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
-                               time.perf_counter() - start)
+    tags |= liveness.runner_tags(liveness.this_process(), time.time())
+    params = schema.flatten(config)
+    run_id = store.start_run(experiment_id, name, params, tags)
+    # Its heartbeat, until it ends: a reader can tell it from a run whose process is gone.
+    with liveness.heartbeat(lambda: store.beat([run_id]), heartbeat_s):
+        out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
+        try:
+            result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
+        except Exception as error:
+            log.exception("run %s crashed", name)
+            store.mark_run(run_id, contract.FAILED,
+                           {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
+            raise
+        (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
+        if code.dirty:
+            (out_dir / contract.DIFF_ARTIFACT).write_text(code.diff)
+        end_tags = {}
+        if result.diverged_at is not None:
+            end_tags = {contract.FAILURE_TAG: contract.failure_message(result.diverged_at),
+                        contract.DIVERGED_AT_TAG: str(result.diverged_at)}
+        status = contract.FINISHED if result.diverged_at is None else contract.FAILED
+        data = result.data
+        dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
+                                      {"x_train": data.x_train, "x_test": data.x_test},
+                                      {"y_train": data.y_train, "y_test": data.y_test})
+        finished = unlogged.UnloggedRun(
+            config.experiment_name, name, run_id, status, params, tags, end_tags, result.metrics,
+            {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)},
+            int(time.time() * 1000), dataset, out_dir)
+
+        def line() -> str:
+            return sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
+                                       time.perf_counter() - start)
+
+        try:
+            unlogged.log_or_keep(finished)
+        except ServerNotAnswering:
+            _print_progress(f"{line()}  (not logged: kept in {unlogged.where_kept()})")
+            raise
+    _print_progress(line() if hydra_cfg.mode == RunMode.MULTIRUN
+                    else f"{line()}  (run {run_id} in experiment '{config.experiment_name}')")
+    return {"status": status, "run_name": name, "failure": result.failure}
+
+
+def _print_progress(line: str) -> None:
+    """A job's line: `[k/N] line` in a sweep, the line alone for a single run."""
+    hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
         sweep.report_progress(Path(hydra_cfg.sweep.dir), line)
     else:
-        print(f"{line}  (run {run_id} in experiment '{config.experiment_name}')")
-    return {"status": status, "run_name": name, "failure": result.failure}
+        print(line, flush=True)
 
 
 # nnlab/conf as a folder: a package-relative path would need conf/ to be an importable package.
@@ -105,6 +128,10 @@ def main(cfg: DictConfig) -> dict:
     except ConfigError as error:
         # A single run validates inside Hydra's job runner, which would add its own report.
         raise SystemExit(f"nnlab: config error: {error}") from None
+    except ServerNotAnswering as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the launcher stops the sweep on it
+        raise SystemExit(f"nnlab: {server_gone_line(error)}") from None
 
 
 def _one_line(error: BaseException) -> str:
@@ -117,16 +144,36 @@ def _one_line(error: BaseException) -> str:
     return " ".join(dict.fromkeys(lines))
 
 
+def server_gone_line(error: ServerNotAnswering) -> str:
+    """What a user does when the tracking server does not answer, and where the runs that
+    finished meanwhile wait."""
+    from nnlab.tracking import unlogged
+
+    kept = len(unlogged.kept_runs())
+    line = f"{error}: start it again and run the same command"
+    if kept:
+        runs = "1 finished run is" if kept == 1 else f"{kept} finished runs are"
+        line += (f"; {runs} kept in {unlogged.where_kept()} and will be logged then (or by "
+                 "python -m nnlab.sync)")
+    return line
+
+
 def cli() -> None:
     # Let errors reach this function instead of Hydra's multi-line report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     process.freeze_gc_at_exit()
+    try:
+        waits.store_timeout()
+    except ValueError as error:
+        sys.exit(f"nnlab: {error}")
     try:
         main()
     except ConfigError as error:
         sys.exit(f"nnlab: config error: {error}")
     except sweep.JobCrashed as error:
         sys.exit(f"nnlab: {error}")
+    except ServerNotAnswering as error:
+        sys.exit(f"nnlab: {server_gone_line(error)}")
     except sweep.Interrupted as error:
         print(f"nnlab: {error}", file=sys.stderr)
         sys.exit(130)  # the shell's code for a command stopped by Ctrl-C

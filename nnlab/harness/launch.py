@@ -13,14 +13,16 @@ discovers the installed plugins again (~25 ms); a worker keeps the plugins it fo
 first job.
 
 The workers also start while the launching process prepares the MLflow store (importing MLflow
-and creating a store take seconds in each process): see `start_workers`.
+and creating a store take seconds in each process): see `start_workers`. And they end with it,
+even killed with SIGKILL: see `dying_with_this_process`.
 """
 
 import copy
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,9 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from nnlab import contract, process
+from nnlab import contract, liveness, process
 from nnlab.harness import compat, sweep
+from nnlab.tracking.records import ServerNotAnswering
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,14 @@ def parallel_options(joblib_options: DictConfig | dict) -> dict[str, Any]:
     return {str(key): value for key, value in options.items()}
 
 
+def dying_with_this_process() -> dict[str, Any]:
+    """joblib.Parallel's arguments that make every worker loky starts (or restarts after a
+    crash) end itself once this process is gone: killed with SIGKILL, it cannot stop them
+    (nnlab.liveness.exit_with). The same arguments from one process let joblib hand the next
+    Parallel the same workers."""
+    return {"initializer": liveness.exit_with, "initargs": (liveness.this_process(),)}
+
+
 def start_workers(options: dict[str, Any]) -> threading.Thread:
     """Start the worker processes in the background; join the thread before launching.
 
@@ -143,10 +154,26 @@ def start_workers(options: dict[str, Any]) -> threading.Thread:
     find their workers started and their imports done.
     """
     workers = effective_n_jobs(options.get("n_jobs", -1))
-    thread = threading.Thread(target=Parallel(**options), args=([delayed(warm_up)()] * workers,),
+    thread = threading.Thread(target=Parallel(**options, **dying_with_this_process()),
+                              args=([delayed(warm_up)()] * workers,),
                               name="nnlab-start-workers", daemon=True)
     thread.start()
     return thread
+
+
+def stop_if_server_gone(jobs: Generator, returned: JobReturn) -> None:
+    """A job that found the tracking server not answering stops the sweep: the other jobs
+    would wait for it too. Closing joblib's generator terminates the workers (those training
+    lose their run, which never finished; a finished one logging at that moment is kept on
+    disk before it logs); the job's ServerNotAnswering passes on to the sweeper."""
+    outcome = compat.job_outcome(returned)
+    if isinstance(outcome, ServerNotAnswering):
+        with warnings.catch_warnings():
+            # joblib's advice on cancelled tasks: cancelling them is the point here.
+            warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed",
+                                    UserWarning)
+            jobs.close()
+        raise outcome
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
@@ -176,10 +203,11 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
     while pending:
-        jobs = Parallel(**options, return_as="generator_unordered")(
+        jobs = Parallel(**options, **dying_with_this_process(), return_as="generator_unordered")(
             delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
                                  launcher.task_function, singleton_state, launch_id)
             for idx, overrides in list(pending.items()))
+        assert isinstance(jobs, Generator)  # return_as="generator_unordered"
         done_before = len(returns)
         try:
             for job in jobs:
@@ -187,6 +215,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
                 idx = job.hydra_cfg.hydra.job.num
                 returns[idx] = job
                 del pending[idx]
+                stop_if_server_gone(jobs, job)
         except TerminatedWorkerError:
             if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
                 # Not a sweep nnlab planned: no store tells the jobs in flight from those not

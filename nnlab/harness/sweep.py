@@ -2,10 +2,10 @@
 
 Before: check every job's config (a bad value stops the sweep before any job starts and before
 anything is written to MLflow), plan the sweep (create the store and the experiments, which
-workers must never race to create; find the jobs that finished before), and hand every job its
-sweep id, experiment id and run name through Hydra's `hydra.job.env_set`, which works the same
-with every launcher. After: one summary line, and an error if a job crashed (a divergence is a
-result, not a crash).
+workers must never race to create; close the runs there whose process is gone; find the jobs
+that finished before), and hand every job its sweep id, experiment id and run name through
+Hydra's `hydra.job.env_set`, which works the same with every launcher. After: one summary
+line, and an error if a job crashed (a divergence is a result, not a crash).
 """
 
 import csv
@@ -31,11 +31,11 @@ from hydra.core.utils import JobReturn
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError
 
-from nnlab import contract, environment, job, schema
+from nnlab import contract, environment, job, liveness, schema
 from nnlab.constraints import ConfigError, invalid
 from nnlab.harness import compat
 from nnlab.tracking import views
-from nnlab.tracking.records import RunRecord
+from nnlab.tracking.records import RunRecord, ServerNotAnswering
 
 PROGRESS_FILE = ".nnlab_progress"
 ENV_SET = "hydra.job.env_set."
@@ -244,6 +244,7 @@ def check_jobs(job_overrides: list[list[str]],
     it: its seed is checked, and if its resolved config differs from its arm's first in more
     than the seed (a value that interpolates the seed), the whole of it.
     """
+    liveness.heartbeat_s()  # every job reads contract.HEARTBEAT_ENV: a bad value stops it here
     first_of_arm: dict[tuple[str, ...], _FirstOfArm] = {}
     run_configs = []
     for overrides in job_overrides:
@@ -313,18 +314,24 @@ class SweepPlan:
     experiment_ids: dict[str, str]  # by experiment name, each created if it was missing
     todo: list[PlannedJob]
     reused: list[RunRecord]  # the runs that finished before: resume skips their jobs
+    lost: list[str]  # the runs in its experiments left RUNNING by a process that is gone
     key_metrics: dict[str, list[str]]  # per experiment: its analysis block's metrics, if any
 
 
 def plan_sweep(job_overrides: list[list[str]], run_configs: list[schema.RunConfig],
                sweep_id: str | None = None) -> SweepPlan:
-    """Create the store and the experiments, and find the jobs that have finished before.
-    sweep_id: a later stage of a sweep (a tuned sweep's comparison) keeps the sweep's id."""
+    """Create the store and the experiments, close the runs there whose process is gone (a
+    sweep killed, say), and find the jobs that have finished before. sweep_id: a later stage
+    of a sweep (a tuned sweep's comparison) keeps the sweep's id."""
     # Imported once every job is known to be valid: MLflow takes seconds to import.
     from nnlab.tracking import store
 
     experiment_ids = {name: store.ensure_experiment(name)
                       for name in sorted({c.experiment_name for c in run_configs})}
+    # Kept runs first: a run that finished while the server was down is logged as it ended,
+    # not closed as lost.
+    log_kept_runs(list(experiment_ids))
+    lost = store.close_lost_runs(experiment_ids.values())
     names = run_names(job_overrides, [c.seed for c in run_configs])
     code = contract.checkout()
     version = contract.code_version(code)
@@ -341,7 +348,18 @@ def plan_sweep(job_overrides: list[list[str]], run_configs: list[schema.RunConfi
     key_metrics = {name: _analysis_metrics([c for c in run_configs if c.experiment_name == name])
                    for name in experiment_ids}
     return SweepPlan(sweep_id or contract.new_sweep_id(), code, experiment_ids, todo, reused,
-                     key_metrics)
+                     lost, key_metrics)
+
+
+def log_kept_runs(experiment_names: list[str]) -> None:
+    """Log the runs of these experiments that finished while the tracking server did not
+    answer (kept on disk), before resume looks for what finished: none is trained twice."""
+    from nnlab.tracking import unlogged
+
+    if unlogged.kept_runs(experiment_names):
+        logged = unlogged.sync(experiment_names)
+        print(f"nnlab: logged {logged} runs kept in {unlogged.where_kept()} (they finished "
+              "while the tracking server did not answer)", flush=True)
 
 
 def _analysis_metrics(configs: list[schema.RunConfig]) -> list[str]:
@@ -410,7 +428,8 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
                                   run.tags.get(contract.SWEEP_ID_TAG, "")] for run in reused)
         tags = {contract.KIND_TAG: contract.SWEEP_KIND, contract.SWEEP_ID_TAG: plan.sweep_id,
                 contract.COMMAND_TAG: command_line(), **plan.checkout.tags(),
-                **environment.tags(environment.current())}
+                **environment.tags(environment.current()),
+                **liveness.runner_tags(liveness.this_process(), time.time())}
         parents[experiment_id] = store.start_run(experiment_id, f"{name}-{plan.sweep_id}",
                                                  params, tags)
         store.log_artifacts(parents[experiment_id], files)
@@ -423,6 +442,9 @@ def _say_what_runs(plan: SweepPlan) -> None:
     from nnlab.tracking.uri import tracking_uri
 
     skipped = f"skipped {len(plan.reused)} finished, " if plan.reused else ""
+    if plan.lost:
+        skipped = (f"closed {len(plan.lost)} lost run(s) (their process is gone: "
+                   f"{', '.join(plan.lost)}), {skipped}")
     experiments = ", ".join(f"'{name}'" for name in plan.experiment_ids)
     print(f"nnlab: {skipped}running {len(plan.todo)} -> experiment {experiments} at "
           f"{tracking_uri()} (sweep {plan.sweep_id})", flush=True)
@@ -482,6 +504,8 @@ def _outcome(run: RunRecord) -> str:
         return "killed"
     if run.status in contract.NOT_TERMINATED:
         return "running"
+    if contract.is_lost(run.tags):
+        return "lost"
     if contract.diverged(run.tags):
         return "diverged"
     if run.tags.get(contract.FAILURE_TAG) == contract.WORKER_DIED:
@@ -491,9 +515,10 @@ def _outcome(run: RunRecord) -> str:
 
 def outcome_counts(runs: list[RunRecord], launched: int, skipped: int) -> dict[str, str]:
     """The parent run's counts, a tag `nnlab.runs.<outcome>` for each outcome (lost: launched
-    jobs that left no run, such as those not started when the sweep was stopped)."""
+    jobs whose end nobody recorded: no run, such as those not started when the sweep was
+    stopped, or a run whose process vanished)."""
     counts = Counter(_outcome(run) for run in runs)
-    counts["lost"] = max(launched - len(runs), 0)
+    counts["lost"] += max(launched - len(runs), 0)
     counts["skipped"] = skipped
     return {contract.COUNT_TAG_PREFIX + outcome: str(counts[outcome])
             for outcome in contract.SWEEP_OUTCOMES}
@@ -519,9 +544,18 @@ def end_parent_runs(launch: Launch, status: str) -> None:
 @contextmanager
 def parent_runs_ended(launch: Launch) -> Iterator[None]:
     """End the parent runs as the sweep ends: FINISHED, KILLED when it is interrupted, FAILED
-    when a job crashed or the sweep itself failed."""
+    when a job crashed or the sweep itself failed. Until then this process beats their
+    heartbeat (nnlab.liveness)."""
+    from nnlab.tracking import store
+
     try:
-        yield
+        with liveness.heartbeat(lambda: store.beat(launch.parent_runs.values()),
+                                liveness.heartbeat_s()):
+            yield
+    except ServerNotAnswering:
+        # Nothing reaches the store now; the parent runs stay RUNNING, for the closing of
+        # lost runs (their process is gone) once the server is back.
+        raise
     except (KeyboardInterrupt, Interrupted):
         end_parent_runs(launch, contract.KILLED)
         raise
@@ -571,11 +605,14 @@ def report_progress(sweep_dir: Path, line: str) -> None:
 
 
 def summary_line(returns: list[JobReturn]) -> str:
-    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed."""
+    """One line on how the sweep ended; raises JobCrashed naming the jobs that crashed, or the
+    ServerNotAnswering of a job (from a launcher that ran every job all the same)."""
     statuses: Counter = Counter()
     crashed = []
     for returned in returns:
         value = compat.job_outcome(returned)
+        if isinstance(value, ServerNotAnswering):
+            raise value
         if isinstance(value, BaseException):
             statuses[contract.FAILED] += 1
             crashed.append(f"{' '.join(returned.overrides or [])}: {type(value).__name__}: "

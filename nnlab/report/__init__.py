@@ -16,7 +16,8 @@ Which runs: the latest complete sweep (tag nnlab.sweep_id; two runs or more, non
 re-running a sweep never double-counts; a config (tag nnlab.config_hash) that ran more than once
 in the selection counts once, its latest finished run. Finished runs make the metric statistics;
 diverged runs (FAILED and tagged nnlab.diverged_at; logged before that tag, with an nnlab.failure
-"diverged ...") are failures in success rates; crashed, killed and running runs count nowhere.
+"diverged ...") are failures in success rates; crashed, killed, lost (their process vanished:
+closed by the report when it reads them) and running runs count nowhere.
 All of them are listed in the report. Arms are labelled in words: `relu`, `hidden=[3]`,
 `batch_size=1`, `full batch` (batch_size unset), `init.scheme=he, lr=0.001`.
 
@@ -111,7 +112,9 @@ has no old number in it (nnlab.report.placeholders). `{STAT(METRIC) @ ARM}`, wit
 writes it:
   per arm, over its finished runs: n, mean, median, q1, q3, min, max, sd, iqm (numbers),
     mean_ci, iqm_ci, iqr, range (intervals), count(COND), value(METRIC, seed=N), runs (all of
-    the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %).
+    the arm's runs), median_change(METRIC) (the arm's median against the baseline's, in %),
+    iris_loop(test_accuracy) (what the iris tutorial's accuracy loop would print for the
+    arm's runs: 50% for a run with a sample right, 0/0 for one with none; README, "iris").
     METRIC may be a difference of two (`train_accuracy-test_accuracy`) and may keep only the
     runs that meet a condition: `range(test_loss where test_loss>0.01)`; a condition is
     `METRIC<X` (or >, <=, >=, ==, !=), several joined by ` and `.

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     except ReportError as error:
         sys.exit(f"nnlab: report error: {error}")
     selection = written.selection
+    if selection.closed_lost:
+        print(f"note: closed {len(selection.closed_lost)} run(s) left RUNNING by a process that "
+              f"is gone, as lost: {', '.join(selection.closed_lost)}", file=sys.stderr)
     if selection.skipped:
         print(f"note: sweep(s) {', '.join(selection.skipped)} still running: not reported",
               file=sys.stderr)

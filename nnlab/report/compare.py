@@ -322,7 +322,7 @@ def success_table(runs: pd.DataFrame, design: Design) -> pd.DataFrame | None:
 
 def _success_by_seed(runs: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Seed x arm: True where the arm's run succeeded, False where it failed or diverged, NaN
-    where it crashed, runs or is missing."""
+    where it crashed, was lost, runs or is missing."""
     # Called with a success criterion only: by rate_table, and by both_succeed for the
     # comparison among successes, which comparisons() makes only then.
     assert design.success is not None

@@ -332,8 +332,8 @@ def _not_counted_section(report: Report) -> str:
             for _, row in others.iterrows()]
     return "\n\n".join([
         "## Runs that did not finish",
-        "Diverged runs count as failures in the success rates; crashed or still running runs "
-        "count nowhere.",
+        "Diverged runs count as failures in the success rates; crashed, lost (their process "
+        "vanished) or still running runs count nowhere.",
         table(["run", ARM, *([facet] if facet else []), "seed", "outcome", "reason", "run id"],
               rows),
     ])

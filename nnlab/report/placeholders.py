@@ -1,6 +1,7 @@
 """Numbers in hand-written prose: named placeholders, filled from what the report computes.
 
-An analysis block's `answer` and `discussion` never type a measured number; they name it:
+An analysis block's `answer`, `discussion` and `deviations` never type a measured number; they
+name it:
 
     {median(test_accuracy) @ hidden=[3]}             an arm's statistic over its finished runs
     {diff(test_accuracy) @ hidden=[20]}              an arm against the baseline, seed by seed
@@ -96,6 +97,24 @@ def _percent_change(value: float) -> str:
     return f"{100 * value:+.0f}%"
 
 
+def _iris_loop(test_accuracies: np.ndarray) -> str:
+    """What the iris tutorial's accuracy loop prints for runs of these test accuracies.
+
+    As its text shows it, the loop adds one to both its `correct` and its `wrong` counter for
+    every correctly classified test sample and counts nothing for a misclassified one (an
+    `else:` seems to have been lost), then prints correct / (correct + wrong): 50% for any net
+    that gets at least one sample right, 0/0 for one that gets none.
+    """
+    if not len(test_accuracies):
+        raise Missing("no run has a test accuracy")
+    undefined = int((test_accuracies <= 0).sum())
+    if not undefined:
+        return "50%"
+    if undefined == len(test_accuracies):
+        return "undefined (0/0)"
+    return f"50% on {len(test_accuracies) - undefined} runs, undefined (0/0) on {undefined}"
+
+
 # Per arm, over its finished runs: statistic name -> (values -> text).
 ARM_STATS: dict[str, Callable[[np.ndarray], str]] = {
     "n": lambda v: str(len(v)),
@@ -111,6 +130,7 @@ ARM_STATS: dict[str, Callable[[np.ndarray], str]] = {
     "iqm_ci": lambda v: _span(*_bounds(stats.iqm_interval(v))),
     "iqr": lambda v: _span(*_quartiles(v)),
     "range": lambda v: _span(*((v.min(), v.max()) if len(v) else (math.nan, math.nan))),
+    "iris_loop": _iris_loop,
 }
 # Per non-baseline arm and metric: a paired_table column -> text.
 PAIRED_STATS: dict[str, Callable[[pd.Series], str]] = {

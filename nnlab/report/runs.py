@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from nnlab import contract, job, schema
+from nnlab.constraints import ConfigError
 from nnlab.data import Dataset
 from nnlab.engine import Network
 from nnlab.report.analysis import ReportError
@@ -33,11 +34,13 @@ ParamDtype = Literal["Int64", "float64", "boolean", "string"]
 
 class Outcome(StrEnum):
     """How a run ended, as the statistics count it: a divergence is a result of the recipe (a
-    failure in success rates); a crash or a kill is not, and is listed but never counted."""
+    failure in success rates); a crash, a kill or a lost run (its process vanished: a sweep
+    killed, a machine down) is not, and is listed but never counted."""
 
     FINISHED = "finished"
     DIVERGED = "diverged"
     CRASHED = "crashed"
+    LOST = "lost"
     RUNNING = "running"
 
 
@@ -47,6 +50,7 @@ class Selection:
     sweep_ids: tuple[str, ...]
     superseded: int  # runs of a config that ran again later in the selection: not counted
     skipped: tuple[str, ...]  # newer sweeps left out because some of their runs still run
+    closed_lost: tuple[str, ...]  # RUNNING runs whose process was gone, closed as lost now
 
 
 def _dtype(annotation: typing.Any) -> ParamDtype | None:
@@ -115,6 +119,8 @@ def outcome(status: str, tags: dict[str, str]) -> Outcome:
         return Outcome.FINISHED
     if status in contract.NOT_TERMINATED:
         return Outcome.RUNNING
+    if contract.is_lost(tags):
+        return Outcome.LOST
     if status == contract.FAILED and contract.diverged(tags):
         return Outcome.DIVERGED
     return Outcome.CRASHED
@@ -198,10 +204,13 @@ def _typed(runs: pd.DataFrame) -> pd.DataFrame:
 
 def select_runs(experiment: str,
                 sweep: str | list[str] | None = None) -> tuple[pd.DataFrame, Selection]:
-    """The typed runs a report counts, and how they were chosen (see `load_runs`)."""
+    """The typed runs a report counts, and how they were chosen (see `load_runs`). Runs left
+    RUNNING by a process that is gone are closed as lost first (nnlab.liveness); a run with
+    no params, killed between its creation and its first write, has no config to report."""
     try:
-        records = store.find_runs(experiment)
-    except LookupError as error:
+        closed = store.close_lost_runs([store.experiment_id(experiment)])
+        records = [record for record in store.find_runs(experiment) if record.params]
+    except (LookupError, ConfigError) as error:
         raise ReportError(str(error)) from None
     if not records:
         raise ReportError(f"experiment '{experiment}' has no runs")
@@ -210,7 +219,7 @@ def select_runs(experiment: str,
     chosen = table[table["sweep_id"].isin(sweep_ids)]
     runs = _latest_per_config(chosen)
     return _typed(runs), Selection(experiment, tuple(sweep_ids), len(chosen) - len(runs),
-                                   tuple(skipped))
+                                   tuple(skipped), tuple(closed))
 
 
 def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataFrame:
@@ -219,8 +228,8 @@ def load_runs(experiment: str, sweep: str | list[str] | None = None) -> pd.DataF
     sweep: a sweep id (tag nnlab.sweep_id), a list of them, "all", or None for the latest
     complete sweep (two runs or more, none still running). A config that ran several times in
     the selection counts once: its latest finished run. The `outcome` column says how each run
-    ended: finished, diverged (a result: a failure in success rates), crashed or running (listed,
-    never counted).
+    ended: finished, diverged (a result: a failure in success rates), crashed, lost or running
+    (listed, never counted).
     """
     return select_runs(experiment, sweep)[0]
 

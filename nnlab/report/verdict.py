@@ -185,6 +185,8 @@ def _not_counted(outcomes: pd.DataFrame) -> list[str]:
                                              "rates, left out of the metric statistics"),
                           (Outcome.CRASHED, "crashed (or were killed): left out of every "
                                             "statistic"),
+                          (Outcome.LOST, "were lost (the process that ran them vanished): "
+                                         "left out of every statistic"),
                           (Outcome.RUNNING, "were still running: left out of every statistic")):
         total = int(outcomes[outcome].sum())
         if total:

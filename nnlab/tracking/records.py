@@ -16,3 +16,16 @@ class RunRecord:
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, float]  # the last value of each; per-step series: metric_histories
+
+
+class ServerNotAnswering(RuntimeError):
+    """The tracking server gave no answer within nnlab's wait (NNLAB_STORE_TIMEOUT), retries
+    included. A plain exception with plain arguments: it crosses from a worker to its sweep."""
+
+    def __init__(self, uri: str, seconds: float) -> None:
+        super().__init__(uri, seconds)
+        self.uri, self.seconds = uri, seconds
+
+    def __str__(self) -> str:
+        return (f"the tracking server {self.uri} does not answer (gave up after "
+                f"{self.seconds:.0f} s)")

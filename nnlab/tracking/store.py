@@ -3,6 +3,8 @@ API. It knows nothing of Hydra; no MLflow entity leaves it (runs come back as Ru
 """
 
 import fcntl
+import functools
+import logging
 import math
 import os
 import sys
@@ -11,12 +13,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
+
+from nnlab.tracking import waits
 
 # nnlab's workers are short-lived processes: no telemetry thread in each of them.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # On a tracking server MLflow prints two "View run" lines per finished run, after a get_run
 # request of its own: a sweep already prints one line per run.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# Every call gives up within NNLAB_STORE_TIMEOUT seconds, MLflow's HTTP retries included.
+waits.set_mlflow_defaults()
+# urllib3 logs each of those retries as a warning; nnlab says once that the server is gone.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 import numpy as np  # noqa: E402
 from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: E402
@@ -38,18 +47,30 @@ from mlflow.protos.databricks_pb2 import (  # noqa: E402
 )
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+# MLflow's HTTP client (a dependency of MLflow): its errors say when a server did not answer.
+from requests.exceptions import ConnectionError as HTTPConnectionError  # noqa: E402
+from requests.exceptions import RetryError, Timeout  # noqa: E402
+
+from nnlab import liveness  # noqa: E402
 from nnlab.contract import (  # noqa: E402
+    FAILED,
     FAILURE_TAG,
+    HEARTBEAT_TAG,
     KIND_TAG,
+    LOST_FAILURE,
+    LOST_TAG,
+    RUNNING,
     SWEEP_ID_TAG,
     SWEEP_KIND,
     is_sweep_parent,
 )
-from nnlab.tracking.records import RunRecord  # noqa: E402
+from nnlab.tracking.records import RunRecord, ServerNotAnswering  # noqa: E402
 from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # noqa: E402
 
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
+# ... and for params.
+PARAMS_PER_BATCH = 100
 SEARCH_PAGE = 1000
 # MLflow's tag on a dataset input saying what the run used it for.
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -66,7 +87,52 @@ class DatasetArrays:
 
 
 def _client() -> MlflowClient:
-    return MlflowClient(tracking_uri=tracking_uri())
+    """MLflow's client on the store, whose calls raise ServerNotAnswering when a tracking
+    server gives no answer within nnlab's wait."""
+    uri = tracking_uri()
+    client = MlflowClient(tracking_uri=uri)
+    return cast(MlflowClient, _AnswerOrGiveUp(client, uri)) if is_server(uri) else client
+
+
+# What MLflow's HTTP client leaves in an error when a server gave no answer: no connection,
+# no answer in time, or only "unavailable" answers until its retries ran out.
+_NO_ANSWER = (HTTPConnectionError, Timeout, RetryError)
+
+
+def _no_answer(error: BaseException) -> bool:
+    """Whether `error` (or an error it was raised from) says the server did not answer. MLflow
+    raises its own exception while handling the HTTP client's."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _NO_ANSWER):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _AnswerOrGiveUp:
+    """An MlflowClient whose every call that gets no answer raises ServerNotAnswering, with the
+    time that call waited."""
+
+    def __init__(self, client: MlflowClient, uri: str) -> None:
+        self._mlflow, self._uri = client, uri
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._mlflow, name)
+        if not callable(method):
+            return method
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:
+                if _no_answer(error):
+                    raise ServerNotAnswering(self._uri, time.monotonic() - started) from None
+                raise
+
+        return call
 
 
 def preload() -> None:
@@ -151,13 +217,15 @@ def end_run(
     tags: dict[str, str],
     artifacts_dir: Path | None = None,
     dataset: DatasetArrays | None = None,
+    timestamp: int | None = None,
 ) -> None:
     """Log final metrics, per-step series (batched), the dataset input and artifacts, then
-    close the run."""
+    close the run. The metrics carry `timestamp` (ms since the epoch; default: now): logged
+    again with the same one, a metric is not added twice."""
     client = _client()
     if dataset is not None:
         _log_dataset(client, run_id, _dataset_input(dataset))
-    timestamp = int(time.time() * 1000)
+    timestamp = int(time.time() * 1000) if timestamp is None else timestamp
     rows = [Metric(k, float(v), timestamp, 0) for k, v in metrics.items() if v is not None]
     for key, (steps, values) in series.items():
         rows += [Metric(key, float(v), timestamp, int(s)) for s, v in zip(steps, values,
@@ -176,6 +244,30 @@ def mark_run(run_id: str, status: str, tags: dict[str, str]) -> None:
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
     client.set_terminated(run_id, status=status)
+
+
+def log_params(run_id: str, params: dict[str, str]) -> None:
+    """Log params on a run (a param logged again with the same value changes nothing)."""
+    client = _client()
+    items = [Param(k, str(v)) for k, v in params.items()]
+    for start in range(0, len(items), PARAMS_PER_BATCH):
+        client.log_batch(run_id, params=items[start:start + PARAMS_PER_BATCH])
+
+
+def find_run(experiment_id: str, tags: dict[str, str]) -> str | None:
+    """The id of a run of the experiment that carries all these tags (at least one), if there
+    is one."""
+    assert tags  # no tags would match any run
+    query = " AND ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
+    runs = _client().search_runs([experiment_id], query, max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def delete_tag(run_id: str, key: str) -> None:
+    """Remove a tag from a run, if it has it."""
+    client = _client()
+    if key in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, key)
 
 
 def tag_runs(run_ids: Iterable[str], tags: dict[str, str]) -> None:
@@ -229,6 +321,37 @@ def close_running_runs(sweep_id: str, experiment_ids: Iterable[str], status: str
     for run in runs:
         mark_run(run.info.run_id, status, {FAILURE_TAG: reason})
     return [run.info.run_name or run.info.run_id for run in runs]
+
+
+def beat(run_ids: Iterable[str]) -> None:
+    """Refresh the runs' heartbeat (nnlab.liveness): they are still in flight."""
+    tag_runs(run_ids, {HEARTBEAT_TAG: liveness.heartbeat_value(time.time())})
+
+
+def close_lost_runs(experiment_ids: Iterable[str]) -> list[str]:
+    """Close the experiments' RUNNING runs, sweeps' parent runs included, whose process is
+    gone (nnlab.liveness): FAILED, tagged lost, ended at their last heartbeat. Returns their
+    names.
+
+    A run judged lost is read again before it is closed: its process may have ended it
+    between the search and the check (and a process found gone can change nothing since).
+    """
+    now = time.time()
+    client = _client()
+    closed = []
+    for run in _search(list(experiment_ids), f"attributes.status = '{RUNNING}'"):
+        tags = dict(run.data.tags)
+        if liveness.run_is_alive(tags, run.info.start_time, now):
+            continue
+        if client.get_run(run.info.run_id).info.status != RUNNING:
+            continue
+        client.log_batch(run.info.run_id, tags=[RunTag(FAILURE_TAG, LOST_FAILURE),
+                                                RunTag(LOST_TAG, "true")])
+        ended = int(liveness.last_sign_of_life(tags, run.info.start_time) * 1000)
+        client.set_terminated(run.info.run_id, status=FAILED,
+                              end_time=max(ended, run.info.start_time))
+        closed.append(run.info.run_name or run.info.run_id)
+    return closed
 
 
 # Reading runs back (the report, the rerun). Read-only: nothing below writes to the store.

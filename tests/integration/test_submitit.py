@@ -2,11 +2,15 @@
 sweep takes (each job pickled, run by a fresh process, its output in the sweep's .submitit/
 folder), checked against the same sweep on the default launcher. Real processes, real MLflow."""
 
+import os
 import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
-from conftest import SHORT, all_runs, run_nnlab, store_client
+from conftest import SHORT, all_runs, parent_runs, run_nnlab, store_client
+from sweep_processes import SLOW, start_nnlab, wait_for_runs
 
 from nnlab.contract import WALL_CLOCK_METRICS
 
@@ -65,3 +69,24 @@ def test_local_submitit_runs_equal_the_default_launchers(sweeps):
         b = {k: v for k, v in default[name].data.metrics.items() if k not in WALL_CLOCK_METRICS}
         assert {"test_loss", "test_mse", "final_train_loss"} <= a.keys()
         assert a == b, name
+
+
+@pytest.mark.process
+def test_jobs_outlive_their_killed_launching_process_and_only_its_parent_run_is_closed(tmp_path):
+    # Jobs of ~5 s: in flight when their launching process is killed, and after.
+    sweep = start_nnlab(tmp_path, "-m", "seed=0,1", "hydra/launcher=local_submitit", *SLOW,
+                        "epochs=3000", own_session=True)
+    wait_for_runs(sweep, tmp_path, "RUNNING", 2)
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.communicate(timeout=30)
+    # Another sweep into the experiment closes what is lost there: the dead sweep's parent run.
+    other = run_nnlab(tmp_path, "-m", "seed=5,6", *SHORT, "hydra.launcher.n_jobs=1")
+    assert other.returncode == 0, other.stderr
+    assert "nnlab: closed 1 lost run(s) (their process is gone: nnlab-" in other.stdout
+    deadline = time.monotonic() + 120
+    while any(run.info.status == "RUNNING" for run in all_runs(tmp_path)):
+        assert time.monotonic() < deadline, "the submitit jobs never ended"
+        time.sleep(0.5)
+    assert {run.info.status for run in all_runs(tmp_path)} == {"FINISHED"}
+    dead, _ = parent_runs(tmp_path)
+    assert dead.info.status == "FAILED" and dead.data.tags["nnlab.lost"] == "true"
