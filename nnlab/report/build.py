@@ -181,7 +181,8 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     figure_dir.mkdir(parents=True, exist_ok=True)
     for stale in figure_dir.glob("*.png"):
         stale.unlink()
-    every_run = tuned.distinct(runs)
+    compared = tuned.distinct(runs)  # a run in both settings once
+    every_run = compared
     if tuning is not None:
         every_run = pd.concat([tuning.runs.drop(columns="score").assign(
             **{tuned.SETTING: "tuning"}), every_run], ignore_index=True)
@@ -199,7 +200,7 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
         tuning_figure = (f"{name}/{TUNING_PLOT}.png" if drawn else None, caption)
 
     report = markdown.Report(name, analysis, design, selection, runs,
-                             compare.outcome_table(tuned.distinct(runs), design), comparisons,
+                             compare.outcome_table(compared, design), comparisons,
                              answer, key_result, discussion, deviations, figures,
                              _reproduce(name, experiment, analysis, design, runs), tuning,
                              tuning_figure)
