@@ -2,7 +2,8 @@
 
 Every activation works in place on the pre-activation array it is given (the forward pass owns
 preallocated buffers). Every derivative is written in terms of the activation's *output*, which
-is what the forward pass keeps, and multiplies the back-propagated delta in place.
+is what the forward pass keeps, and multiplies the back-propagated delta in place, with a
+scratch buffer shaped like it for f'(z): a step allocates no temporary.
 """
 
 import numpy as np
@@ -40,36 +41,45 @@ def tanh(z: np.ndarray) -> None:
 
 def softmax(z: np.ndarray) -> None:
     """f(z)_k = exp(z_k) / sum_j exp(z_j), row by row (output layer only)."""
-    # Shifting each row by its max leaves softmax unchanged and keeps exp from overflowing.
-    z -= z.max(axis=1, keepdims=True)
+    # Shifting each row by its max leaves softmax unchanged and keeps exp from overflowing. The
+    # max is taken column by column: NumPy's reduction along a short last axis pays a loop per
+    # row, elementwise maxima over whole columns do not, and a max is exact in any order.
+    row_max = z[:, :1].copy()
+    for k in range(1, z.shape[1]):
+        np.maximum(row_max, z[:, k:k + 1], out=row_max)
+    z -= row_max
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
 
 
-def identity_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+def identity_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = 1."""
 
 
-def relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+def relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = 1 where the unit is active (a > 0), else 0."""
-    # A multiply by the 0/1 mask is several times faster than a masked assignment.
+    # A multiply by the 0/1 mask is several times faster than a masked assignment (and than
+    # writing the mask into the float scratch, which costs a cast).
     np.multiply(delta, a > 0, out=delta)
 
 
-def leaky_relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+def leaky_relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = 1 where a > 0, else slope (a keeps the sign of z)."""
     delta[a <= 0] *= LEAKY_RELU_SLOPE
 
 
-def sigmoid_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+def sigmoid_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = a (1 - a)."""
+    np.subtract(1, a, out=scratch)
     delta *= a
-    delta *= 1 - a
+    delta *= scratch
 
 
-def tanh_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+def tanh_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = 1 - a^2."""
-    delta *= 1 - a**2
+    np.multiply(a, a, out=scratch)
+    np.subtract(1, scratch, out=scratch)
+    delta *= scratch
 
 
 ACTIVATIONS = {

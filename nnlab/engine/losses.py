@@ -2,12 +2,15 @@
 
 A loss is the sum over a batch of the per-sample cost, and each per-sample cost sums over the
 output units. `LOSSES[name](y_pred, y_true, scratch)` returns that total without allocating;
-`LOSS_GRADIENTS[name](y_pred, y_true, out)` writes the per-sample gradient into `out`.
+`LOSS_GRADIENTS[name](y_pred, y_true, out)` writes the per-sample gradient into `out`, and
+`COSTS_AND_GRADIENTS[name](y_pred, y_true, out, scratch)` does both, as a training step needs.
 
 `logloss` and `cross_entropy` are fused with their output activation (sigmoid and softmax): their
 "gradient" is taken with respect to the logits, where it is simply p - y, which is both cheaper
 and better conditioned than chaining d(log p)/dp with the activation's Jacobian.
 """
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,8 +27,7 @@ def _clip_probabilities(p: np.ndarray, scratch: np.ndarray) -> np.ndarray:
 
 def squared(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
     """1/2 sum_k (y_k - t_k)^2 per sample; the 1/2 makes the gradient y - t."""
-    np.subtract(y_pred, y_true, out=scratch)
-    return 0.5 * float(np.vdot(scratch, scratch))
+    return squared_with_gradient(y_pred, y_true, scratch, scratch)
 
 
 def absolute(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
@@ -66,6 +68,28 @@ def fused_gradient(p: np.ndarray, y_true: np.ndarray, out: np.ndarray) -> None:
     np.subtract(p, y_true, out=out)
 
 
+def squared_with_gradient(
+    y_pred: np.ndarray, y_true: np.ndarray, gradient: np.ndarray, scratch: np.ndarray
+) -> float:
+    """The squared cost and its gradient y - t from one subtraction: the gradient is the
+    residual, whose half squared norm is the cost."""
+    np.subtract(y_pred, y_true, out=gradient)
+    return 0.5 * float(np.vdot(gradient, gradient))
+
+
+def _cost_then_gradient(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                                               float]:
+    cost, gradient = LOSSES[name], LOSS_GRADIENTS[name]
+
+    def cost_and_gradient(y_pred: np.ndarray, y_true: np.ndarray, out: np.ndarray,
+                          scratch: np.ndarray) -> float:
+        total = cost(y_pred, y_true, scratch)
+        gradient(y_pred, y_true, out)
+        return total
+
+    return cost_and_gradient
+
+
 LOSSES = {
     "squared": squared,
     "absolute": absolute,
@@ -78,6 +102,12 @@ LOSS_GRADIENTS = {
     "absolute": absolute_gradient,
     "logloss": fused_gradient,
     "cross_entropy": fused_gradient,
+}
+
+# What a training step calls: the batch's cost, with its gradient written into `out`.
+COSTS_AND_GRADIENTS = {
+    name: squared_with_gradient if name == "squared" else _cost_then_gradient(name)
+    for name in LOSSES
 }
 
 # Losses whose gradient is taken with respect to the logits, and the output each one needs.
