@@ -15,14 +15,18 @@ from collections.abc import Callable
 import numpy as np
 
 # log never sees 0 (nor 1 - p == 0): probabilities are kept one epsilon inside (0, 1).
-# Looked up once per dtype: np.finfo costs as much as a small ufunc call, every step.
-_EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64)}
+# The bounds are 0-d arrays of each float type, made once: np.finfo costs as much as a small
+# ufunc call, and NumPy resolves a Python scalar operand anew at every call.
+_BOUNDS = {
+    np.dtype(t): (np.array(np.finfo(t).eps, t), np.array(1 - np.finfo(t).eps, t))
+    for t in (np.float16, np.float32, np.float64)
+}
 
 
 def _clip_probabilities(p: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    eps = _EPS[p.dtype]
-    np.maximum(p, eps, out=scratch)
-    return np.minimum(scratch, 1 - eps, out=scratch)
+    low, high = _BOUNDS[p.dtype]
+    np.maximum(p, low, out=scratch)
+    return np.minimum(scratch, high, out=scratch)
 
 
 def squared(y_pred: np.ndarray, y_true: np.ndarray, scratch: np.ndarray) -> float:
