@@ -10,9 +10,9 @@ import numpy as np
 
 LEAKY_RELU_SLOPE = 0.01
 
-# Zero and one as 0-d arrays of each float type: NumPy resolves a Python scalar operand anew at every
-# call, which costs a tiny net's ufunc call a third of its time; a 0-d array of the operand's
-# own type costs nothing to resolve and changes no bit.
+# Zero and one as 0-d arrays of each float type: NumPy resolves a Python scalar operand anew
+# at every call, which costs a tiny net's ufunc call a third of its time; a 0-d array of the
+# operand's own type costs nothing to resolve and changes no bit.
 _FLOATS = (np.float16, np.float32, np.float64)
 _ZERO = {np.dtype(t): np.zeros((), t) for t in _FLOATS}
 _ONE = {np.dtype(t): np.ones((), t) for t in _FLOATS}
@@ -51,10 +51,10 @@ def softmax(z: np.ndarray) -> None:
     # Shifting each row by its max leaves softmax unchanged and keeps exp from overflowing. The
     # max is taken column by column: NumPy's reduction along a short last axis pays a loop per
     # row, elementwise maxima over whole columns do not, and a max is exact in any order.
-    row_max = z[:, :1].copy()
+    row_max = z[:, 0].copy()
     for k in range(1, z.shape[1]):
-        np.maximum(row_max, z[:, k:k + 1], out=row_max)
-    z -= row_max
+        np.maximum(row_max, z[:, k], out=row_max)
+    z -= row_max[:, None]
     np.exp(z, out=z)
     # The row sums as a product with ones, for the same reason; BLAS may add a row's terms in
     # another order than np.sum, which can change its last bit when there are many columns.
@@ -67,9 +67,10 @@ def identity_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -
 
 def relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
     """f'(z) = 1 where the unit is active (a > 0), else 0."""
-    # A multiply by the 0/1 mask is several times faster than a masked assignment (and than
-    # writing the mask into the float scratch, which costs a cast).
-    np.multiply(delta, np.greater(a, _ZERO[a.dtype]), out=delta)
+    # A ReLU's output is never negative, so f' is sign(a): a 0/1 mask in the delta's own type,
+    # which multiplies several times faster than a masked assignment or a boolean mask.
+    np.sign(a, out=scratch)
+    delta *= scratch
 
 
 def leaky_relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:

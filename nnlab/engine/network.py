@@ -110,8 +110,9 @@ class Workspace:
         return self.gradients[: self.penalty_scratch.size]
 
     def rows(self, n: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
-                                    np.ndarray, np.ndarray]:
-        """Views of the buffers for a batch of n rows (cached: the last batch may be short)."""
+                                    np.ndarray, np.ndarray, np.ndarray]:
+        """Views of the buffers for a batch of n rows, and 1/n as a 0-d array of the network's
+        type (cached: the last batch may be short)."""
         if n not in self._row_views:
             self._row_views[n] = (
                 [a[:n] for a in self.activations],
@@ -119,6 +120,9 @@ class Workspace:
                 [d[:n] for d in self.derivatives],
                 self.loss_scratch[:n],
                 self.ones[:n],
+                # NumPy resolves a Python scalar operand anew at every call; a 0-d array of the
+                # operand's own type it does not, and rounds the same.
+                np.array(1.0 / n, self.ones.dtype),
             )
         return self._row_views[n]
 
@@ -167,13 +171,15 @@ def backward_pass(
     """Given deltas[-1] = dCost/dz_L, the chain rule back to the input:
     dCost/dW_i = a_i^T delta_i, dCost/db_i = sum_rows delta_i,
     delta_{i-1} = (delta_i W_i^T) * f'(z_{i-1})."""
-    for i in range(len(net.weights) - 1, -1, -1):
-        a_in = activations[i - 1] if i > 0 else x
-        np.dot(a_in.T, deltas[i], out=ws.weight_grads[i])
-        np.dot(ones, deltas[i], out=ws.bias_grads[i])
-        if i > 0:
-            np.dot(deltas[i], net.weights[i].T, out=deltas[i - 1])
-            ws.derivative(activations[i - 1], deltas[i - 1], derivatives[i - 1])
+    weight_grads, bias_grads, derivative = ws.weight_grads, ws.bias_grads, ws.derivative
+    for i in range(len(net.weights) - 1, 0, -1):
+        np.dot(activations[i - 1].T, deltas[i], out=weight_grads[i])
+        np.dot(ones, deltas[i], out=bias_grads[i])
+        np.dot(deltas[i], net.weights[i].T, out=deltas[i - 1])
+        derivative(activations[i - 1], deltas[i - 1], derivatives[i - 1])
+    # The input layer passes no delta on: the data take no gradient.
+    np.dot(x.T, deltas[0], out=weight_grads[0])
+    np.dot(ones, deltas[0], out=bias_grads[0])
 
 
 def predict(net: Network, x: np.ndarray) -> np.ndarray:

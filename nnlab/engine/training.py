@@ -169,14 +169,15 @@ def _gradient_step(
     ws.gradients (ws.weight_grads and ws.bias_grads are views of it). `all_weights` holds every
     weight matrix, flat, in the order of ws.weight_gradients, for the penalty's gradient."""
     rows = x.shape[0]
-    activations, deltas, derivatives, loss_scratch, ones = ws.rows(rows)
-    scale = 1.0 / rows if config.reduction == "mean" else 1.0
+    activations, deltas, derivatives, loss_scratch, ones, inverse_rows = ws.rows(rows)
+    mean = config.reduction == "mean"
+    scale = 1.0 / rows if mean else 1.0
     output = forward_pass(net, x, activations, ws.functions)
     data_cost = COSTS_AND_GRADIENTS[config.loss](output, targets, deltas[-1], loss_scratch)
     if config.loss not in FUSED_OUTPUT:
         DERIVATIVES[net.output](output, deltas[-1], loss_scratch)
-    if scale != 1.0:  # a multiply by 1 changes nothing: skip the call
-        deltas[-1] *= scale
+    if mean:  # a multiply by 1 changes nothing: on "sum", no call
+        deltas[-1] *= inverse_rows
     backward_pass(net, x, activations, deltas, derivatives, ws, ones)
     reg_cost = 0.0
     if config.l1 or config.l2:
