@@ -2,7 +2,9 @@
 
 Layer i maps a_i (rows x sizes[i]) to a_{i+1} = f(a_i W_i + b_i). The hidden layers share one
 activation f; the last layer uses the output activation. Both passes write into preallocated
-buffers (a `Workspace`) so that a training step allocates nothing.
+buffers (a `Workspace`), so that a training step allocates nothing but a softmax's row
+statistics. For training, the parameters live in one flat buffer (`pack_parameters`), and so do
+their gradients, laid out alike: the update is one call whatever the number of layers.
 """
 
 from collections.abc import Callable
