@@ -48,8 +48,8 @@ from nnlab.engine.schedules import SCHEDULES, Schedule, learning_rates
 REDUCTIONS = ("mean", "sum")
 
 # From this size on, a shuffled batch is gathered at each step rather than cut from a shuffled
-# copy of the whole training set (see train): about where two calls per step cost less than
-# streaming the set through memory twice more per epoch.
+# copy of the whole training set (see train): moving a batch this large costs much more than the
+# two calls its gather adds, while for a tiny net's batch those calls would be a tenth of a step.
 GATHER_BATCH_BYTES = 64 * 1024
 
 
