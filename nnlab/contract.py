@@ -61,6 +61,10 @@ COMMAND_TAG = "nnlab.command"
 SKIPPED_ARTIFACT = "skipped_runs.csv"  # the finished runs a resumed sweep counts without rerunning
 WALL_TIME_TAG = "nnlab.wall_time_s"
 COUNT_TAG_PREFIX = "nnlab.runs."  # `nnlab.runs.finished`, ...
+# A tuned sweep's parent run (nnlab.tuning): the tuned key's value in the config (the
+# tutorial's), and each arm's chosen value (`activation=relu: 0.03; activation=sigmoid: 1.0`).
+TUNE_DEFAULT_TAG = "nnlab.tune.default"
+TUNE_CHOSEN_TAG = "nnlab.tune.chosen"
 # How the jobs of a sweep ended, as its parent run counts them.
 SWEEP_OUTCOMES = ("finished", "diverged", "crashed", "worker_died", "killed", "running", "lost",
                   "skipped")

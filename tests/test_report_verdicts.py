@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from nnlab.report import compare, markdown, placeholders, stats
+from nnlab.report import compare, markdown, placeholders, stats, tuned
 from nnlab.report.analysis import (
     Analysis,
     Answer,
@@ -23,7 +23,7 @@ from nnlab.report.analysis import (
     read_experiment,
 )
 from nnlab.report.build import check_declared_verdict, fill_texts
-from nnlab.report.runs import param_dtypes
+from nnlab.report.runs import param_column, param_dtypes
 from nnlab.report.verdict import KEY_RESULT_LENGTH, key_result, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -441,10 +441,16 @@ def test_every_experiment_answers_and_discusses_with_numbers_its_runs_compute(na
     _, analysis = found
     assert analysis.answer is not None and analysis.short_question, name
     assert analysis.discussion is not None, name
-    design, runs = compare.resolve(committed_runs(name), analysis)
+    runs, default = committed_runs(name), None
+    if analysis.tune is not None:
+        # runs.csv holds the tuning runs too, and each compared run once with its settings.
+        column = param_column(analysis.tune.key)
+        default = float(runs.loc[runs[tuned.SETTING].str.contains(tuned.TUTORIAL), column].iloc[0])
+        runs = runs.drop(columns=tuned.SETTING)
+    tuning, design, runs, compared = tuned.resolve_design(runs, analysis, default)
     comparisons = compare.comparisons(runs, design)
-    check_declared_verdict(analysis, design, comparisons, name)
-    answer, discussion = fill_texts(analysis, design, comparisons, runs, name)
+    check_declared_verdict(compared, design, comparisons, name)
+    answer, discussion = fill_texts(compared, design, comparisons, runs, name, tuning)
     assert answer is not None and discussion is not None, name
     for text in (analysis.answer.text, analysis.discussion):
         prose = placeholders.PLACEHOLDER.sub("", text)

@@ -318,10 +318,11 @@ class SweepPlan:
     key_metrics: dict[str, list[str]]  # per experiment: its analysis block's metrics, if any
 
 
-def plan_sweep(job_overrides: list[list[str]],
-               run_configs: list[schema.RunConfig]) -> SweepPlan:
+def plan_sweep(job_overrides: list[list[str]], run_configs: list[schema.RunConfig],
+               sweep_id: str | None = None) -> SweepPlan:
     """Create the store and the experiments, close the runs there whose process is gone (a
-    sweep killed, say), and find the jobs that have finished before."""
+    sweep killed, say), and find the jobs that have finished before. sweep_id: a later stage
+    of a sweep (a tuned sweep's comparison) keeps the sweep's id."""
     # Imported once every job is known to be valid: MLflow takes seconds to import.
     from nnlab.tracking import store
 
@@ -346,8 +347,8 @@ def plan_sweep(job_overrides: list[list[str]],
             todo.append(PlannedJob(list(overrides), config, name, arm))
     key_metrics = {name: _analysis_metrics([c for c in run_configs if c.experiment_name == name])
                    for name in experiment_ids}
-    return SweepPlan(contract.new_sweep_id(), code, experiment_ids, todo, reused, lost,
-                     key_metrics)
+    return SweepPlan(sweep_id or contract.new_sweep_id(), code, experiment_ids, todo, reused,
+                     lost, key_metrics)
 
 
 def log_kept_runs(experiment_names: list[str]) -> None:
@@ -381,6 +382,7 @@ class Launch:
     jobs: list[list[str]]
     parent_runs: dict[str, str]  # by experiment id
     started: float  # time.monotonic() when the sweep began
+    diff_file: str = ""  # the file of the checkout's diff the jobs log; "" for a clean one
 
 
 def command_line() -> str:
@@ -397,7 +399,6 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
     as params, the environment, the skipped runs), count the finished runs in this sweep, say
     what runs where, and return the jobs to launch."""
     from nnlab.tracking import store
-    from nnlab.tracking.uri import tracking_uri
 
     # The finished runs a sweep skips are part of it too: the report of this sweep counts them.
     store.tag_runs([run.run_id for run in plan.reused],
@@ -433,6 +434,13 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
                                                  params, tags)
         store.log_artifacts(parents[experiment_id], files)
         store.set_experiment_tag(experiment_id, *views.runs_view(plan.key_metrics[name]))
+    _say_what_runs(plan)
+    return Launch(plan, _launched(plan, parents, diff_file), parents, started, diff_file)
+
+
+def _say_what_runs(plan: SweepPlan) -> None:
+    from nnlab.tracking.uri import tracking_uri
+
     skipped = f"skipped {len(plan.reused)} finished, " if plan.reused else ""
     if plan.lost:
         skipped = (f"closed {len(plan.lost)} lost run(s) (their process is gone: "
@@ -440,6 +448,10 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
     experiments = ", ".join(f"'{name}'" for name in plan.experiment_ids)
     print(f"nnlab: {skipped}running {len(plan.todo)} -> experiment {experiments} at "
           f"{tracking_uri()} (sweep {plan.sweep_id})", flush=True)
+
+
+def _launched(plan: SweepPlan, parents: dict[str, str], diff_file: str) -> list[list[str]]:
+    """The planned jobs' overrides, each with what its process needs to know of the sweep."""
     shared = {contract.SWEEP_ID_ENV: plan.sweep_id, contract.SWEEP_SIZE_ENV: str(len(plan.todo)),
               contract.GIT_COMMIT_ENV: plan.checkout.commit or "",
               contract.GIT_DIFF_ENV: diff_file}
@@ -451,7 +463,25 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
                         contract.PARENT_RUN_ENV: parents[experiment_id]}
         launched.append(planned.overrides + [_env_override(key, _quoted(value))
                                              for key, value in env.items()])
-    return Launch(plan, launched, parents, started)
+    return launched
+
+
+def add_stage(launch: Launch, stage: SweepPlan) -> list[list[str]]:
+    """A later stage of the sweep (a tuned sweep's comparison, planned with the sweep's id):
+    its finished runs join the sweep, its jobs the sweep's parent runs, and the parent runs'
+    counts at the end include them (its jobs write to the experiments of the first stage, the
+    same arms'). Returns the stage's jobs to launch."""
+    from nnlab.tracking import store
+
+    store.tag_runs([run.run_id for run in stage.reused],
+                   {contract.MEMBER_TAG_PREFIX + launch.plan.sweep_id: "finished before"})
+    _say_what_runs(stage)
+    jobs = _launched(stage, launch.parent_runs, launch.diff_file)
+    # The sweep's record of what it planned: end_parent_runs counts the jobs of every stage.
+    launch.plan.todo.extend(stage.todo)
+    launch.plan.reused.extend(stage.reused)
+    launch.jobs.extend(jobs)
+    return jobs
 
 
 def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, RunRecord]]:
@@ -626,7 +656,8 @@ def progress_from_store(launched: list[list[str]]) -> Iterator[None]:
     envs = [job_env(overrides) for overrides in launched]
     sweep_id = envs[0][contract.SWEEP_ID_ENV]
     experiment_ids = sorted({env[contract.EXPERIMENT_ID_ENV] for env in envs})
-    seen: set[str] = set()
+    # The runs of the sweep's earlier stages (a tuned sweep's tuning) are not these jobs'.
+    seen = {run.run_id for run in store.ended_sweep_runs(sweep_id, experiment_ids)}
     printed = []
     stop = threading.Event()
 

@@ -80,6 +80,19 @@ every key optional):
         - {name: test_accuracy, margin: 0.02}           # the smallest difference that matters
         - {name: train_time_s, lower_is_better: true}   # default: true, false for accuracies
       success: {metric: test_loss, below: 0.01, label: fits sin and cos}  # or above: X
+      tune:                      # each arm at its own best value of a key (nnlab.tuning):
+        key: lr                  # not an arm key, not swept; not with a facet
+        values: [0.3, 1.0, 3.0]  # the grid, around the config's own value (the tutorial's)
+        select_on: test_loss     # the median over the tuning seeds chooses, a failed run
+                                 # counting as the worst value; ties: the config's value, then
+                                 # the smaller (direction: as metrics declare it, else lower is
+                                 # better but for accuracies)
+        seeds: range(100,105)    # the tuning seeds, or [100, 101, ...], apart from the sweep's
+                                 # seeds. The sweep runs them first (every arm x value), chooses,
+                                 # then runs every arm at the config's value and at its choice on
+                                 # its own seeds; the report shows the tuning runs in a Tuning
+                                 # section (table, tuning_curves figure) and compares the others
+                                 # in two settings (facet `setting`): tutorial and tuned.
       plots: [distributions, training_curves, paired_differences]  # names in plots.PLOTS;
                                  # [] for none; also success_rates, train_vs_test,
                                  # accuracy_vs_time, loss_vs_dead_units, metric_by_strength
@@ -110,7 +123,10 @@ writes it:
   success, per arm: successes, trials, rate, rate_ci; against the baseline: rate_diff,
     rate_diff_ci (points), mcnemar_p, mcnemar_p_holm, only_arm, only_baseline, both_succeed,
     rate_verdict.
-  the sweep: {param(KEY)} (a setting every run shares), {margin(METRIC)}.
+  the sweep: {param(KEY)} (a setting every run shares; with tune, the tuned key's value in the
+    config, the tutorial's), {margin(METRIC)}.
+  with tune, per arm: {chosen(KEY) @ ARM}, the value its tuning runs chose; a setting is named
+    as a facet value, `| setting=tutorial` or `| setting=tuned`.
 E.g. `{median(test_accuracy) @ hidden=[3]}`, `{diff_ci(test_accuracy) @ hidden=[20]}`,
 `{rate @ relu}`, `{median(test_mse) @ l1=0, l2=0 | dataset.n_train=16}`. A placeholder that names
 a value the report does not compute (an unknown statistic, arm, metric, facet value, or a value

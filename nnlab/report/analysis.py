@@ -11,13 +11,16 @@ from typing import Any
 
 import yaml
 
+from nnlab import tuning
+from nnlab.tuning import Tune, TuneError, lower_is_better
+
 DEFAULT_METRICS = ("test_loss",)
 # The metrics that mean the same whatever cost a run trained with (DESIGN §3).
 YARDSTICKS = ("test_mse", "test_mae", "test_accuracy", "train_accuracy", "test_logloss")
 DEFAULT_SUCCESS_LABEL = "success"
 DEFAULT_PLOTS = ("distributions", "training_curves", "paired_differences")
 KEYS = ("question", "short_question", "answer", "arm", "facet", "baseline", "metrics",
-        "success", "plots", "discussion", "deviations")
+        "success", "tune", "plots", "discussion", "deviations")
 # The forms a comparison ends in (nnlab.report.stats.Form), as an answer declares them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive", "bounded", "not compared")
 
@@ -87,15 +90,11 @@ class Analysis:
     baseline: Any = None  # an arm's value, or {key: value} for several arm keys
     metrics: tuple[MetricSpec, ...] | None = None  # None: test_loss, then the yardsticks
     success: Success | None = None
+    tune: Tune | None = None  # each arm at its own best value of a key (nnlab.tuning)
     plots: tuple[str, ...] = DEFAULT_PLOTS
     discussion: str | None = None
     deviations: tuple[Deviation, ...] = ()  # from the tutorial's recipe, in the setup table
     source: str | None = field(default=None, compare=False)  # the file the block came from
-
-
-def lower_is_better(metric: str) -> bool:
-    """The default direction: accuracies go up, everything else (losses, times) goes down."""
-    return "accuracy" not in metric
 
 
 def _metric(entry: Any) -> MetricSpec:
@@ -202,6 +201,20 @@ def _facet(value: Any, arm: tuple[str, ...] | None) -> str:
     return value
 
 
+def _tune(block: Any, arm: tuple[str, ...] | None, facet: Any, metrics: Any) -> Tune:
+    try:
+        tune = tuning.parse_tune(block, metrics)
+    except TuneError as error:
+        raise ReportError(str(error)) from None
+    if arm and tune.key in arm:
+        raise ReportError(f"analysis.tune.key: {tune.key} is also in analysis.arm: each arm is "
+                          "tuned over it, so it cannot be both")
+    if facet is not None:
+        raise ReportError(f"analysis.facet: {facet} together with analysis.tune is not "
+                          "supported (the tuned report's facet is its setting: tutorial, tuned)")
+    return tune
+
+
 def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
     """Check an `analysis` block and fill in its defaults; ReportError names what is wrong."""
     block = block or {}
@@ -215,6 +228,7 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
     if metrics is not None and (not isinstance(metrics, list) or not metrics):
         raise ReportError(f"analysis.metrics: {metrics!r} is not a non-empty list")
     arm = _names("arm", block["arm"]) if block.get("arm") is not None else None
+    parsed_metrics = tuple(_metric(m) for m in metrics) if metrics else None
     return Analysis(
         question=block.get("question"),
         short_question=block.get("short_question"),
@@ -222,8 +236,10 @@ def parse_analysis(block: dict | None, source: str | None = None) -> Analysis:
         arm=arm,
         facet=_facet(block["facet"], arm) if block.get("facet") is not None else None,
         baseline=block.get("baseline"),
-        metrics=tuple(_metric(m) for m in metrics) if metrics else None,
+        metrics=parsed_metrics,
         success=_success(block["success"]) if block.get("success") is not None else None,
+        tune=_tune(block["tune"], arm, block.get("facet"), metrics)
+        if block.get("tune") is not None else None,
         plots=_names("plots", block["plots"], allow_empty=True) if "plots" in block
         else DEFAULT_PLOTS,
         discussion=block.get("discussion"),
@@ -252,6 +268,20 @@ def read_experiment(name: str) -> tuple[str, Analysis] | None:
     source = f"experiments/{path.name}"
     try:
         analysis = parse_analysis(content.get("analysis"), source)
+        if analysis.tune is not None:
+            _check_tuning_seeds(analysis.tune, content)
     except ReportError as error:
         raise ReportError(f"{source}: {error}") from None
     return str(content.get("experiment_name", name)), analysis
+
+
+def _check_tuning_seeds(tune: Tune, content: dict) -> None:
+    """The tuning seeds apart from the seeds the file's sweep compares (hydra.sweeper.params)."""
+    swept = ((content.get("hydra") or {}).get("sweeper") or {}).get("params") or {}
+    if "seed" not in swept:
+        return
+    try:
+        tuning.check_seeds_apart(tune, tuning.parse_seeds(swept["seed"],
+                                                          "hydra.sweeper.params.seed"))
+    except TuneError as error:
+        raise ReportError(str(error)) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.report import compare, markdown, placeholders, publish, verdict
+from nnlab.report import compare, markdown, placeholders, publish, tuned, verdict
 from nnlab.report.analysis import (
     Analysis,
     Deviation,
@@ -17,8 +17,8 @@ from nnlab.report.analysis import (
     parse_success,
     read_experiment,
 )
-from nnlab.report.plots import PLOTS, PlotData, render
-from nnlab.report.runs import Selection, load_curves, load_fit, select_runs
+from nnlab.report.plots import PLOTS, TUNING_PLOT, PlotData, render
+from nnlab.report.runs import Selection, load_curves, load_fit, param_dtypes, select_runs
 from nnlab.schema import RunConfig
 
 DEFAULT_EXPERIMENT = RunConfig().experiment_name
@@ -82,7 +82,8 @@ def _reproduce(name: str, experiment: str, analysis: Analysis, design: compare.D
              else _sweep_arg("seed", [str(s) for s in seeds])]
     sweep += [_sweep_arg(key, [compare.value_text(v) for v in
                                sorted(runs[key].unique(), key=compare.sort_key)])
-              for key in (*design.arm_keys, *([design.facet] if design.facet else []))]
+              for key in (*design.arm_keys, *([design.facet] if design.facet
+                                               and design.facet in param_dtypes() else []))]
     if experiment != DEFAULT_EXPERIMENT:
         sweep.append(f"experiment_name={experiment}")
     report = ["python -m nnlab.report"]
@@ -118,9 +119,9 @@ def check_declared_verdict(analysis: Analysis, design: compare.Design,
 
 def fill_texts(analysis: Analysis, design: compare.Design,
                comparisons: list[compare.Comparison], runs: pd.DataFrame,
-               where: str) -> tuple[str | None, str | None]:
+               where: str, tuning: tuned.Tuning | None = None) -> tuple[str | None, str | None]:
     """The answer and the discussion with their numbers filled in (placeholders)."""
-    values = placeholders.Values(design, comparisons, runs)
+    values = placeholders.Values(design, comparisons, runs, tuning)
     answer = (placeholders.fill(analysis.answer.text, values, f"{where}: analysis.answer")
               if analysis.answer else None)
     discussion = (placeholders.fill(analysis.discussion, values, f"{where}: analysis.discussion")
@@ -130,9 +131,9 @@ def fill_texts(analysis: Analysis, design: compare.Design,
 
 def fill_deviations(analysis: Analysis, design: compare.Design,
                     comparisons: list[compare.Comparison], runs: pd.DataFrame,
-                    where: str) -> list[Deviation]:
+                    where: str, tuning: tuned.Tuning | None = None) -> list[Deviation]:
     """The deviations from the tutorial with their numbers filled in (placeholders)."""
-    values = placeholders.Values(design, comparisons, runs)
+    values = placeholders.Values(design, comparisons, runs, tuning)
     return [Deviation(*(placeholders.fill(text, values, f"{where}: analysis.deviations[{i}]")
                         for text in (deviation.what, deviation.why)))
             for i, deviation in enumerate(analysis.deviations)]
@@ -163,12 +164,13 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
                           f"(plots: {', '.join(PLOTS)})")
 
     runs, selection = select_runs(experiment, sweep)
-    design, runs = compare.resolve(runs, analysis)
+    default = tuned.recorded_default(selection) if analysis.tune is not None else None
+    tuning, design, runs, analysis = tuned.resolve_design(runs, analysis, default)
     comparisons = compare.comparisons(runs, design)
     where = f"experiment {name}" + (f" ({analysis.source})" if analysis.source else "")
     check_declared_verdict(analysis, design, comparisons, where)
-    answer, discussion = fill_texts(analysis, design, comparisons, runs, where)
-    deviations = fill_deviations(analysis, design, comparisons, runs, where)
+    answer, discussion = fill_texts(analysis, design, comparisons, runs, where, tuning)
+    deviations = fill_deviations(analysis, design, comparisons, runs, where, tuning)
     key_result = verdict.key_result(comparisons, design)
 
     # A question of experiments/, as its file asks it: the committed reports and their index.
@@ -179,18 +181,29 @@ def write_report(name: str | None = None, *, experiment: str | None = None,
     figure_dir.mkdir(parents=True, exist_ok=True)
     for stale in figure_dir.glob("*.png"):
         stale.unlink()
-    columns = ["run_name", compare.ARM] + [c for c in runs if c not in ("run_name", compare.ARM)]
-    runs[columns].to_csv(figure_dir / "runs.csv", index=False)
-    data = PlotData(runs, design, comparisons, load_curves, load_fit)
+    compared = tuned.distinct(runs)  # a run in both settings once
+    every_run = compared
+    if tuning is not None:
+        every_run = pd.concat([tuning.runs.drop(columns="score").assign(
+            **{tuned.SETTING: "tuning"}), every_run], ignore_index=True)
+    columns = ["run_name", compare.ARM] + [c for c in every_run
+                                          if c not in ("run_name", compare.ARM)]
+    every_run[columns].to_csv(figure_dir / "runs.csv", index=False)
+    data = PlotData(runs, design, comparisons, load_curves, load_fit, tuning)
     figures = []
     for plot in analysis.plots:
         drawn, caption = render(plot, data, figure_dir / f"{plot}.png")
         figures.append((f"{name}/{plot}.png" if drawn else None, caption))
+    tuning_figure = None
+    if tuning is not None:
+        drawn, caption = render(TUNING_PLOT, data, figure_dir / f"{TUNING_PLOT}.png")
+        tuning_figure = (f"{name}/{TUNING_PLOT}.png" if drawn else None, caption)
 
     report = markdown.Report(name, analysis, design, selection, runs,
-                             compare.outcome_table(runs, design), comparisons, answer,
-                             key_result, discussion, deviations, figures,
-                             _reproduce(name, experiment, analysis, design, runs))
+                             compare.outcome_table(compared, design), comparisons,
+                             answer, key_result, discussion, deviations, figures,
+                             _reproduce(name, experiment, analysis, design, runs), tuning,
+                             tuning_figure)
     path = out_dir / f"{name}.md"
     path.write_text(markdown.render(report))
     index = out_dir / markdown.INDEX if indexed else None

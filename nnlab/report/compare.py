@@ -57,6 +57,9 @@ class Design:
     sorted_arms: tuple[str, ...]  # the arm labels in the sorted order of their values
     # label -> the same arm in fewer words (`he, lr=0.001`): keys of self-naming values dropped
     compact: dict[str, str] = field(default_factory=dict, compare=False)
+    # The facet's values in the order they are reported; empty: sorted (a tuned report's
+    # settings: the tutorial's value first).
+    facet_order: tuple[str, ...] = ()
 
     @property
     def primary(self) -> MetricSpec:
@@ -209,6 +212,13 @@ def _metrics(runs: pd.DataFrame, analysis: Analysis) -> tuple[MetricSpec, ...]:
     return analysis.metrics
 
 
+def arm_labels(runs: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    """Each run's arm, in words, by the arm keys' values."""
+    labels = [_label(dict(zip(keys, row, strict=True)))
+              for row in runs[list(keys)].itertuples(index=False, name=None)]
+    return pd.Series(labels, index=runs.index, dtype="string")
+
+
 def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Design, pd.DataFrame]:
     """The arms (given or detected), the baseline and the metrics; the runs with an arm column."""
     facet = analysis.facet
@@ -224,10 +234,10 @@ def resolve(runs: pd.DataFrame, analysis: Analysis) -> tuple[Design, pd.DataFram
         raise ReportError(f"{facet} is both the facet and an arm key: the arms are compared "
                           "within each facet value")
     rows = list(runs[keys].itertuples(index=False, name=None))
-    labels = [_label(dict(zip(keys, row, strict=True))) for row in rows]
+    labels = arm_labels(runs, keys)
     values = dict(zip(labels, rows, strict=True))
     order = sorted(values, key=lambda label: tuple(sort_key(v) for v in values[label]))
-    runs = runs.assign(**{ARM: pd.Series(labels, index=runs.index, dtype="string")})
+    runs = runs.assign(**{ARM: labels})
     counted = runs[runs["outcome"] == Outcome.FINISHED]
     repeated = counted.groupby([ARM, *([facet] if facet else []), "seed"], dropna=False).size()
     if (repeated > 1).any():
@@ -421,7 +431,8 @@ def comparisons(runs: pd.DataFrame, design: Design) -> list[Comparison]:
         groups = [(None, runs)]
     else:
         texts = runs[design.facet].map(value_text)
-        values = sorted(runs[design.facet].drop_duplicates(), key=sort_key)
+        values = list(design.facet_order) or sorted(runs[design.facet].drop_duplicates(),
+                                                    key=sort_key)
         groups = [(value_text(value), runs[texts == value_text(value)]) for value in values]
     result = []
     for value, group in groups:

@@ -3,13 +3,16 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nnlab.report import stats
 from nnlab.report.analysis import Analysis, Deviation, experiment_names, read_experiment
 from nnlab.report.compare import ARM, Comparison, Design
 from nnlab.report.runs import Outcome, Selection, param_dtypes
+from nnlab.report.tuned import SETTING, Tuning, distinct
 from nnlab.report.verdict import fmt, fmt_p, fmt_points, verdict
+from nnlab.tuning import seeds_text
 
 QUESTION = "**Question.** "
 ANSWER = "**Answer.** "
@@ -44,6 +47,8 @@ class Report:
     deviations: list[Deviation]  # from the tutorial's recipe, their numbers filled in
     figures: list[tuple[str | None, str]]  # (relative path, caption); no path: not drawn, why
     reproduce: list[str]
+    tuning: Tuning | None = None  # a tuned sweep's choice (analysis.tune)
+    tuning_figure: tuple[str | None, str] | None = None  # the tuning curves, as `figures`
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -80,6 +85,7 @@ def _setup_section(report: Report) -> str:
         *([["facet", f"`{design.facet}`: "
             + ", ".join(c.facet_value for c in report.comparisons)
             + "; the arms are compared within each value"]] if design.facet else []),
+        *([["tuning", _tuning_row(report.tuning)]] if report.tuning else []),
         ["seeds", _seeds(report)],
         ["runs", f"{counts['runs']}: " + ", ".join(f"{counts[k]} {k}" for k in Outcome
                                                    if counts[k] or k == Outcome.FINISHED)
@@ -101,6 +107,62 @@ def _setup_section(report: Report) -> str:
         "<details><summary>Settings shared by every run</summary>\n\n"
         + ", ".join(f"`{key}={value}`" for key, value in shared.items()) + "\n\n</details>",
     ])
+
+
+def _tuning_row(tuning: Tuning) -> str:
+    tune = tuning.tune
+    chosen = ", ".join(f"{arm} {value:g}" for arm, value in tuning.chosen.items())
+    return (f"`{tune.key}` tuned per arm: {tune.describe()}; the tutorial's (the config's) "
+            f"{tune.key} {tuning.default:g}; chosen: {chosen} ({len(tuning.runs)} tuning runs, "
+            "not compared). Compared twice on the other "
+            f"seeds (`{SETTING}`): tutorial = every arm at {tuning.default:g}, tuned = each arm "
+            "at its chosen value")
+
+
+def _statistic_cell(value: float, lower_is_better: bool) -> str:
+    if np.isinf(value) and (value > 0) == lower_is_better:
+        return "worst (half or more failed)"
+    return fmt(value)
+
+
+def _tuning_section(report: Report) -> str:
+    tuning = report.tuning
+    assert tuning is not None  # rendered for a tuned report only
+    tune = tuning.tune
+    rows = [[row[ARM], f"{row['value']:g}" + (" (tutorial's)" if row["value"] == tuning.default
+                                               else ""),
+             _statistic_cell(row["statistic"], tune.lower_is_better), row["runs"],
+             row["failures"], "**chosen**" if row["chosen"] else ""]
+            for _, row in tuning.table.iterrows()]
+    chosen = "; ".join(f"{arm}: {tune.key} = {value:g}"
+                       + (" (the tutorial's)" if value == tuning.default else "")
+                       for arm, value in tuning.chosen.items())
+    edge = tuning.at_edge()
+    data = (f"{tuning.dataset}'s rows are shared by every seed: the tuning seeds' test split "
+            "holds the same points as the compared seeds', so the choice has seen the test data "
+            "the comparison reports, and the tuned comparison flatters the tuned values."
+            if tuning.shares_rows() else
+            f"{tuning.dataset or 'The dataset'} draws fresh points from each seed: the test "
+            "points that chose the values are not the ones compared.")
+    parts = [
+        "## Tuning",
+        f"Each arm ran every {tune.key} of the grid on the tuning seeds "
+        f"{seeds_text(tune.seeds)}, which are not compared. The value chosen is the one with "
+        f"the best median {tune.select_on} ({'lower' if tune.lower_is_better else 'higher'} "
+        "is better) over those seeds, a failed or diverged run counting as the worst value (a "
+        "value that diverges on some seeds must not win because its survivors look good); "
+        "ties go to the tutorial's value, then to the smaller. " + data,
+        table([ARM, tune.key, f"median {tune.select_on}", "runs", "failed", ""], rows),
+        f"**Chosen.** {chosen}.",
+        *(["**At the edge of the grid:** " + "; ".join(
+            f"{arm} chose the {'smallest' if tuning.chosen[arm] == tune.values[0] else 'largest'}"
+            f" {tune.key} tried ({tuning.chosen[arm]:g})" for arm in edge)
+           + ": the best may lie beyond the grid."] if edge else []),
+    ]
+    if report.tuning_figure is not None:
+        path, caption = report.tuning_figure
+        parts.append(f"![{Path(path).stem}]({path})\n\n*{caption}*" if path else f"*{caption}*")
+    return "\n\n".join(parts)
 
 
 def _seeds(report: Report) -> str:
@@ -260,7 +322,8 @@ def _paired_section(report: Report) -> str:
 
 
 def _not_counted_section(report: Report) -> str:
-    others = report.runs[report.runs["outcome"] != Outcome.FINISHED]
+    runs = distinct(report.runs)
+    others = runs[runs["outcome"] != Outcome.FINISHED]
     if others.empty:
         return "## Runs that did not finish\n\nNone: every run finished."
     facet = report.design.facet
@@ -295,6 +358,7 @@ def render(report: Report) -> str:
            "its numbers filled in from these runs.)*"] if report.answer else []),
         KEY_RESULT + report.key_result + " *(Computed.)*",
         _setup_section(report),
+        *([_tuning_section(report)] if report.tuning else []),
         _results_section(report),
         _paired_section(report),
         "## Figures\n\n" + (figures or "None."),

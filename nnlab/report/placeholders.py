@@ -31,6 +31,7 @@ from nnlab.report import stats
 from nnlab.report.analysis import ReportError
 from nnlab.report.compare import ARM, Comparison, Design, value_text
 from nnlab.report.runs import param_column
+from nnlab.report.tuned import Tuning
 from nnlab.report.verdict import fmt, fmt_p, fmt_points, fmt_rate, interval
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -163,8 +164,10 @@ RATE_STATS: dict[str, Callable[[pd.Series], str]] = {
 }
 # Per arm and condition (`count(dead_units_frac>0)`), or a seed's value.
 OTHER_STATS = ("count", "runs", "value", "median_change")
-STATS = (*ARM_STATS, *PAIRED_STATS, *SUCCESS_STATS, *RATE_STATS, *OTHER_STATS, "param",
-         "margin")
+# Of a tuned sweep (analysis.tune): the value an arm's tuning runs chose.
+TUNING_STATS = ("chosen",)
+STATS = (*ARM_STATS, *PAIRED_STATS, *SUCCESS_STATS, *RATE_STATS, *OTHER_STATS, *TUNING_STATS,
+         "param", "margin")
 
 
 def _bounds(result: stats.Interval) -> tuple[float, float]:
@@ -198,8 +201,9 @@ def parse(content: str) -> Ref:
 class Values:
     """Every value a placeholder may name, looked up in a report's comparisons."""
 
-    def __init__(self, design: Design, comparisons: list[Comparison], runs: pd.DataFrame):
-        self.design, self.comparisons, self.runs = design, comparisons, runs
+    def __init__(self, design: Design, comparisons: list[Comparison], runs: pd.DataFrame,
+                 tuning: Tuning | None = None):
+        self.design, self.comparisons, self.runs, self.tuning = design, comparisons, runs, tuning
 
     def _comparison(self, ref: Ref) -> Comparison:
         if self.design.facet is None:
@@ -257,6 +261,8 @@ class Values:
         """The placeholder's value as the report writes it."""
         if ref.stat == "param":
             return self._param(ref)
+        if ref.stat == "chosen":
+            return self._chosen(ref)
         if ref.stat == "margin":
             margins = {metric.name: metric.margin for metric in self.design.metrics}
             if ref.argument is None or margins.get(ref.argument) is None:
@@ -284,7 +290,16 @@ class Values:
             return _percent_change(float(change))
         return ARM_STATS[ref.stat](self._column(finished, ref.argument))
 
+    def _chosen(self, ref: Ref) -> str:
+        if self.tuning is None:
+            raise Missing("the analysis tunes nothing (no analysis.tune)")
+        if ref.argument != self.tuning.tune.key:
+            raise Missing(f"the sweep tunes {self.tuning.tune.key}, not {ref.argument}")
+        return value_text(self.tuning.chosen[self._arm(ref)])
+
     def _param(self, ref: Ref) -> str:
+        if self.tuning is not None and ref.argument == self.tuning.tune.key:
+            return value_text(self.tuning.default)  # the tutorial's: the config's own value
         key = ref.argument and param_column(ref.argument)
         if not key or key not in self.runs:
             raise Missing(f"the runs have no param {key!r}")

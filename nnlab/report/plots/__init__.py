@@ -23,11 +23,13 @@ from nnlab.report.plots import (
     success_rates,
     train_vs_test,
     training_curves,
+    tuning_curves,
 )
 from nnlab.report.plots.plot_data import Drawn, PlotData
 from nnlab.report.plots.style import DPI, STYLE, metric_label
 
-__all__ = ["PLOTS", "STYLE", "Drawn", "Plot", "PlotData", "metric_label", "render"]
+__all__ = ["PLOTS", "SECTION_PLOTS", "STYLE", "TUNING_PLOT", "Drawn", "Plot", "PlotData",
+           "metric_label", "render"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,20 @@ PLOTS: dict[str, Plot] = {
 }
 
 
+# A tuned report's tuning runs (analysis.tune), drawn in its Tuning section: not a plot that
+# analysis.plots lists.
+TUNING_PLOT = "tuning_curves"
+SECTION_PLOTS = {TUNING_PLOT: Plot(tuning_curves.draw, tuning_curves.CAPTION)}
+
+
 def render(name: str, data: PlotData, path: Path) -> tuple[bool, str]:
-    """Draw plot `name` into path (PNG) in the report style: whether it drew, and its caption
-    or why there was nothing to draw."""
+    """Draw plot `name` (of PLOTS or SECTION_PLOTS) into path (PNG) in the report style:
+    whether it drew, and its caption or why there was nothing to draw."""
+    plot = PLOTS[name] if name in PLOTS else SECTION_PLOTS[name]
     with matplotlib.rc_context(STYLE):
-        drawn = PLOTS[name].draw(data)
+        drawn = plot.draw(data)
         if drawn.figure is None:
             return False, f"{name}: not drawn: {drawn.note}."
         FigureCanvasAgg(drawn.figure)
         drawn.figure.savefig(path, dpi=DPI)
-    return True, " ".join(filter(None, [PLOTS[name].caption, drawn.note]))
+    return True, " ".join(filter(None, [plot.caption, drawn.note]))

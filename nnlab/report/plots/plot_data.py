@@ -13,6 +13,7 @@ from nnlab.engine import Network
 from nnlab.report.compare import ARM, Comparison, Design, value_words
 from nnlab.report.plots.style import PALETTE
 from nnlab.report.runs import Outcome
+from nnlab.report.tuned import Tuning
 
 
 @dataclass
@@ -22,6 +23,7 @@ class PlotData:
     comparisons: list[Comparison]  # one per facet value; one of all runs without a facet
     load_curves: Callable[[list[str]], pd.DataFrame]  # run ids -> run_id, step, value
     load_fit: Callable[[str], tuple[Network, Dataset]]  # run id -> trained net, its data
+    tuning: Tuning | None = None  # a tuned sweep's tuning runs and choices (analysis.tune)
 
     @cached_property
     def palette(self) -> dict[str, tuple]:
