@@ -2,24 +2,26 @@
 
     v <- momentum * v - lr * g;   p <- p + v        (momentum = 0: p <- p - lr * g)
 
-Updates are in place; the gradient buffers are consumed (scaled by -lr) to avoid temporaries.
+Updates are in place, on every parameter at once: the parameters, their gradients and the
+velocities are each one flat buffer (see network.pack_parameters), so that a step costs two
+ufunc calls (four with momentum) whatever the number of layers. The gradient buffer is consumed
+(scaled by -lr) to avoid a temporary.
 """
 
 import numpy as np
 
 
 def sgd_step(
-    params: list[np.ndarray],
-    grads: list[np.ndarray],
+    params: np.ndarray,
+    grads: np.ndarray,
     lr: float,
     momentum: float,
-    velocities: list[np.ndarray] | None,
+    velocity: np.ndarray | None,
 ) -> None:
-    for p, g, v in zip(params, grads, velocities or [None] * len(params), strict=True):
-        g *= -lr
-        if v is None:
-            p += g
-        else:
-            v *= momentum
-            v += g
-            p += v
+    grads *= -lr
+    if velocity is None:
+        params += grads
+    else:
+        velocity *= momentum
+        velocity += grads
+        params += velocity

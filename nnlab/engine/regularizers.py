@@ -19,18 +19,14 @@ def penalty(weights: list[np.ndarray], l1: float, l2: float) -> float:
 
 
 def add_penalty_gradient(
-    weights: list[np.ndarray],
-    weight_grads: list[np.ndarray],
-    l1: float,
-    l2: float,
-    scratch: list[np.ndarray],
+    weights: np.ndarray, weight_grads: np.ndarray, l1: float, l2: float, scratch: np.ndarray
 ) -> None:
-    """weight_grads += l1 * sign(W) + l2 * W, using `scratch` (shaped like the weights)."""
-    for w, grad, tmp in zip(weights, weight_grads, scratch, strict=True):
-        if l1:
-            np.sign(w, out=tmp)
-            tmp *= l1
-            grad += tmp
-        if l2:
-            np.multiply(w, l2, out=tmp)
-            grad += tmp
+    """weight_grads += l1 * sign(W) + l2 * W, on the weights of every layer at once (one flat
+    buffer each, see network.pack_parameters), using `scratch` shaped like them."""
+    if l1:
+        np.sign(weights, out=scratch)
+        scratch *= l1
+        weight_grads += scratch
+    if l2:
+        np.multiply(weights, l2, out=scratch)
+        weight_grads += scratch

@@ -31,7 +31,7 @@ import numpy as np
 from nnlab.constraints import Interval, NoneOr, Options, check_values, require
 from nnlab.engine.activations import DERIVATIVES
 from nnlab.engine.initializers import INIT_CONSTRAINTS, Init
-from nnlab.engine.losses import FUSED_OUTPUT, LOSS_GRADIENTS, LOSSES
+from nnlab.engine.losses import COSTS_AND_GRADIENTS, FUSED_OUTPUT, LOSSES
 from nnlab.engine.network import (
     NETWORK_CONSTRAINTS,
     Network,
@@ -39,12 +39,18 @@ from nnlab.engine.network import (
     allocate_workspace,
     backward_pass,
     forward_pass,
+    pack_parameters,
 )
 from nnlab.engine.optimizer import sgd_step
 from nnlab.engine.regularizers import add_penalty_gradient, penalty
 from nnlab.engine.schedules import SCHEDULES, Schedule, learning_rates
 
 REDUCTIONS = ("mean", "sum")
+
+# From this size on, a shuffled batch is gathered at each step rather than cut from a shuffled
+# copy of the whole training set (see train): moving a batch this large costs much more than the
+# two calls its gather adds, while for a tiny net's batch those calls would be a tenth of a step.
+GATHER_BATCH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,16 @@ def validate(net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig) ->
     require(x.ndim == 2 and x.shape[0] >= 1 and x.shape[1] == net.sizes[0], "x",
           f"shape {x.shape}", f"(rows >= 1, {net.sizes[0]}) for this network")
     require(y.shape[0] == x.shape[0], "y", f"{y.shape[0]} rows", f"{x.shape[0]} rows, as x")
-    require(bool(np.isfinite(x).all()), "x", "non-finite values", "finite inputs")
-    require(bool(np.isfinite(y).all()), "y", "non-finite values", "finite targets")
+    require(_all_finite(x), "x", "non-finite values", "finite inputs")
+    require(_all_finite(y), "y", "non-finite values", "finite targets")
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every element of `a` is finite."""
+    # NaN and inf propagate into a sum: a finite sum is one pass and no temporary. Only when it
+    # is not (a non-finite value, or a sum that overflowed) is every element checked.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(a.sum())) or bool(np.isfinite(a).all())
 
 
 def validate_network(activation: str, output: str, init: Init) -> None:
@@ -148,25 +162,28 @@ def _gradient_step(
     targets: np.ndarray,
     config: TrainConfig,
     weight: float,
+    all_weights: np.ndarray,
 ) -> float:
     """Forward, cost and backward on one batch, the penalty weighted by `weight`; returns the
     recorded loss (see module doc). The gradients of the batch's objective are left in
-    ws.weight_grads and ws.bias_grads."""
+    ws.gradients (ws.weight_grads and ws.bias_grads are views of it). `all_weights` holds every
+    weight matrix, flat, in the order of ws.weight_gradients, for the penalty's gradient."""
     rows = x.shape[0]
-    activations, deltas, loss_scratch, ones = ws.rows(rows)
-    scale = 1.0 / rows if config.reduction == "mean" else 1.0
-    output = forward_pass(net, x, activations)
-    data_cost = LOSSES[config.loss](output, targets, loss_scratch)
-    LOSS_GRADIENTS[config.loss](output, targets, deltas[-1])
+    activations, deltas, derivatives, loss_scratch, ones, inverse_rows = ws.rows(rows)
+    mean = config.reduction == "mean"
+    scale = 1.0 / rows if mean else 1.0
+    output = forward_pass(net, x, activations, ws.functions)
+    data_cost = COSTS_AND_GRADIENTS[config.loss](output, targets, deltas[-1], loss_scratch)
     if config.loss not in FUSED_OUTPUT:
-        DERIVATIVES[net.output](output, deltas[-1])
-    deltas[-1] *= scale
-    backward_pass(net, x, activations, deltas, ws.weight_grads, ws.bias_grads, ones)
+        DERIVATIVES[net.output](output, deltas[-1], loss_scratch)
+    if mean:  # a multiply by 1 changes nothing: on "sum", no call
+        deltas[-1] *= inverse_rows
+    backward_pass(net, x, activations, deltas, derivatives, ws, ones)
     reg_cost = 0.0
     if config.l1 or config.l2:
         l1, l2 = weight * config.l1, weight * config.l2
         reg_cost = penalty(net.weights, l1, l2)
-        add_penalty_gradient(net.weights, ws.weight_grads, l1, l2, ws.weight_scratch)
+        add_penalty_gradient(all_weights, ws.weight_gradients, l1, l2, ws.penalty_scratch)
     return (scale * data_cost + reg_cost) / (scale * rows)
 
 
@@ -179,7 +196,9 @@ def objective_and_gradients(
     weight = penalty_weight(rows, rows if n_train is None else n_train, config.reduction)
     targets = encode_targets(y, net.sizes[-1], net.dtype)
     ws = allocate_workspace(net, rows)
-    recorded = _gradient_step(net, ws, np.asarray(x, net.dtype), targets, config, weight)
+    all_weights = np.concatenate([w.ravel() for w in net.weights])
+    recorded = _gradient_step(net, ws, np.asarray(x, net.dtype), targets, config, weight,
+                              all_weights)
     scale = 1.0 / rows if config.reduction == "mean" else 1.0
     return recorded * scale * rows, ws.weight_grads, ws.bias_grads
 
@@ -196,18 +215,30 @@ def train(
     targets = encode_targets(y, net.sizes[-1], net.dtype)
     n = x.shape[0]
     batch = n if config.batch_size is None else min(config.batch_size, n)
-    steps_per_epoch = math.ceil(n / batch)
+    batch_bounds = [(start, min(start + batch, n)) for start in range(0, n, batch)]
+    steps_per_epoch = len(batch_bounds)
     n_steps = steps_per_epoch * config.epochs if config.steps is None else config.steps
     lrs = learning_rates(config.schedule, config.lr, n_steps).tolist()
     history = np.full(n_steps, np.nan)
     ws = allocate_workspace(net, batch)
-    params = net.weights + net.biases
-    grads = ws.weight_grads + ws.bias_grads
-    velocities = [np.zeros_like(p) for p in params] if config.momentum else None
+    params = pack_parameters(net)
+    all_weights = params[: ws.penalty_scratch.size]
+    velocity = np.zeros_like(params) if config.momentum else None
     shuffle = batch < n
-    x_epoch, t_epoch = (np.empty_like(x), np.empty_like(targets)) if shuffle else (x, targets)
-    bounds = [(start, min(start + batch, n)) for start in range(0, n, batch)]
-    batches = [(lo, hi, penalty_weight(hi - lo, n, config.reduction)) for lo, hi in bounds]
+    # A shuffled epoch reaches the steps in one of two ways, with the same rows in the same
+    # order. Small batches are views of a shuffled copy of the whole set, made once per epoch:
+    # no call per step. Large ones are gathered at each step into one buffer that stays in cache
+    # through the forward and backward pass, and the set is never copied whole.
+    gather_each_batch = shuffle and x[:batch].nbytes >= GATHER_BATCH_BYTES
+    if gather_each_batch:
+        x_source, t_source = np.empty_like(x[:batch]), np.empty_like(targets[:batch])
+        bounds = [(0, hi - lo) for lo, hi in batch_bounds]
+    else:
+        x_source, t_source = (np.empty_like(x), np.empty_like(targets)) if shuffle else (x, targets)
+        bounds = batch_bounds
+    # Views made once: each shuffle or gather rewrites what they show.
+    batches = [(lo, hi, x_source[a:b], t_source[a:b], penalty_weight(hi - lo, n, config.reduction))
+               for (lo, hi), (a, b) in zip(batch_bounds, bounds, strict=True)]
 
     step, diverged_at = 0, None
     start_time = time.perf_counter()
@@ -216,24 +247,28 @@ def train(
         for _ in range(math.ceil(n_steps / steps_per_epoch)):
             if shuffle:
                 order = rng.permutation(n)
+            if shuffle and not gather_each_batch:
                 # mode="clip" lets take write straight into `out` (with the default "raise" it
                 # buffers); a permutation has no index to clip.
-                np.take(x, order, axis=0, out=x_epoch, mode="clip")
-                np.take(targets, order, axis=0, out=t_epoch, mode="clip")
+                np.take(x, order, axis=0, out=x_source, mode="clip")
+                np.take(targets, order, axis=0, out=t_source, mode="clip")
             # The last epoch stops after the run's last update, wherever in the pass it falls.
-            for lo, hi, weight in batches[: n_steps - step]:
-                loss = _gradient_step(net, ws, x_epoch[lo:hi], t_epoch[lo:hi], config, weight)
+            for lo, hi, x_batch, t_batch, weight in batches[: n_steps - step]:
+                if gather_each_batch:
+                    np.take(x, order[lo:hi], axis=0, out=x_batch, mode="clip")
+                    np.take(targets, order[lo:hi], axis=0, out=t_batch, mode="clip")
+                loss = _gradient_step(net, ws, x_batch, t_batch, config, weight, all_weights)
                 history[step] = loss
                 if not math.isfinite(loss):
                     diverged_at = step
                     break
-                sgd_step(params, grads, lrs[step], config.momentum, velocities)
+                sgd_step(params, ws.gradients, lrs[step], config.momentum, velocity)
                 step += 1
             if diverged_at is not None:
                 break
     train_time_s = time.perf_counter() - start_time
     # A divergence inside the loop recorded its non-finite loss; after the loop there is none.
     recorded = step + 1 if diverged_at is not None else step
-    if diverged_at is None and not all(np.isfinite(p).all() for p in params):
+    if diverged_at is None and not np.isfinite(params).all():
         diverged_at = step
     return TrainResult(history[:recorded], step, diverged_at, train_time_s)
