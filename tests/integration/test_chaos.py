@@ -161,8 +161,7 @@ def check_store(trial: Trial, url: str, experiment_name: str) -> None:
     trial.lost = sum(run.data.tags.get(contract.LOST_TAG) == "true" for run in runs)
 
 
-def kill_sweep(trial: Trial, sweep: subprocess.Popen, cwd: Path,
-               server: Running) -> float:
+def kill_sweep(trial: Trial, sweep: subprocess.Popen, server: Running) -> float:
     """Kill as the trial's kind says; the moment the kill took effect (for a server kill, the
     sweep's exit, from when its processes must be gone). A sweep that has ended is not killed:
     its pid may be reaped and taken by another process already."""
@@ -225,7 +224,7 @@ def run_trial(trial: Trial, server: Running, home: Path, work: Path) -> Running:
         time.sleep(trial.moment_s)
         trial.landed = sweep.poll() is None
         seen = sweep_processes(cwd, "killed")
-        since = kill_sweep(trial, sweep, cwd, server)
+        since = kill_sweep(trial, sweep, server)
         trial.gone_s, trial.orphans = wait_until_gone(cwd, "killed", seen, since)
         if trial.gone_s is not None:
             trial.gone_s = round(trial.gone_s, 2)
