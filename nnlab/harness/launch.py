@@ -169,9 +169,12 @@ def stop_if_server_gone(jobs: Generator, returned: JobReturn) -> None:
     outcome = compat.job_outcome(returned)
     if isinstance(outcome, ServerNotAnswering):
         with warnings.catch_warnings():
-            # joblib's advice on cancelled tasks: cancelling them is the point here.
-            warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed",
-                                    UserWarning)
+            # joblib's advice on the tasks it drops, cancelled or done and not read yet:
+            # dropping them is the point here. The message starts with either, and a filter
+            # matches from its start.
+            warnings.filterwarnings(
+                "ignore", r"\d+ tasks (which were still being processed|have been successfully "
+                r"executed)", UserWarning)
             jobs.close()
         raise outcome
 
