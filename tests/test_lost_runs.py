@@ -167,17 +167,28 @@ def test_the_workers_of_a_sweep_end_within_seconds_of_its_launching_process(tmp_
 
 @pytest.mark.process
 def test_a_sweep_started_beside_a_running_one_closes_none_of_its_runs(tmp_path):
-    # Two jobs of ~10 s at once: still in flight when the second sweep has started.
     first = start_nnlab(tmp_path, "-m", "seed=0,1", *SLOW, "epochs=5000",
                         "hydra.launcher.n_jobs=2", sweep_dir="first",
                         env={contract.HEARTBEAT_ENV: "0.5"})
     wait_for_runs(first, tmp_path, "RUNNING", 2)
-    second = start_nnlab(tmp_path, "-m", "seed=10,11", *SHORT, "hydra.launcher.n_jobs=1",
-                         sweep_dir="second")
-    assert second.stdout is not None
-    # Printed once the second sweep has closed what it found lost in the experiment.
-    assert second.stdout.readline().startswith("nnlab: running 2 -> ")
-    assert first.poll() is None  # its runs were in flight meanwhile
+    # Its two workers held still (alive, their runs RUNNING) until the second sweep has
+    # planned: however fast the machine, its runs are in flight meanwhile.
+    workers = workers_of(first.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        second = start_nnlab(tmp_path, "-m", "seed=10,11", *SHORT, "hydra.launcher.n_jobs=1",
+                             sweep_dir="second")
+        assert second.stdout is not None
+        # Printed once the second sweep has closed what it found lost in the experiment.
+        assert second.stdout.readline().startswith("nnlab: running 2 -> ")
+        assert first.poll() is None
+        assert [run.info.status for run in all_runs(tmp_path)
+                if run.data.params["seed"] in ("0", "1")] == ["RUNNING", "RUNNING"]
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
     for sweep in (first, second):
         _, stderr = sweep.communicate(timeout=180)
         assert sweep.returncode == 0, stderr
