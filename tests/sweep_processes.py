@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 from conftest import env_without_tracking_uri
@@ -30,17 +31,23 @@ def _default_sigint() -> None:
 
 
 def start_nnlab(cwd: Path, *args: str, sweep_dir: str = "multirun",
-                own_session: bool = False,
-                env: Mapping[str, str] | None = None) -> subprocess.Popen:
-    """`python -m nnlab.run args` in cwd on the store there, its output piped; in a session
-    (and process group) of its own if `own_session`, so that killing the group kills the
-    sweep and nothing else."""
+                own_session: bool = False, env: Mapping[str, str] | None = None,
+                output: str | None = None) -> subprocess.Popen:
+    """`python -m nnlab.run args` in cwd on the store there (or the one `env` names:
+    MLFLOW_TRACKING_URI), its output piped, or written to cwd/OUTPUT.out and cwd/OUTPUT.err if
+    `output` names them (to be read while it runs); in a session (and process group) of its own
+    if `own_session`, so that killing the group kills the sweep and nothing else."""
     folder = cwd / sweep_dir
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={folder}"],
-        cwd=cwd, env={**env_without_tracking_uri(), SWEEP_MARKER_ENV: str(folder), **(env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
-        start_new_session=own_session)
+    with ExitStack() as files:
+        out, err = ((subprocess.PIPE, subprocess.PIPE) if output is None else
+                    (files.enter_context((cwd / f"{output}.out").open("w")),
+                     files.enter_context((cwd / f"{output}.err").open("w"))))
+        return subprocess.Popen(
+            [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={folder}"],
+            cwd=cwd,
+            env={**env_without_tracking_uri(), SWEEP_MARKER_ENV: str(folder), **(env or {})},
+            stdout=out, stderr=err, text=True, preexec_fn=_default_sigint,
+            start_new_session=own_session)
 
 
 def wait_for_runs(sweep: subprocess.Popen, cwd: Path, status: str, count: int,

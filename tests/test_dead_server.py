@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from conftest import SHORT, env_without_tracking_uri, run_module
 from mlflow.tracking import MlflowClient
+from sweep_processes import start_nnlab
 from tracking_server import (
     Running,
     kill,
     progress_names,
     search_runs,
     start,
-    start_sweep,
     stop,
 )
 
@@ -97,7 +97,8 @@ def wait_for_training(base_url: str, out: Path, sweep: subprocess.Popen,
 def kill_while_training(server: Running, work: Path, name: str) -> Died:
     """The sweep (run `name` in work), its server killed once 2 of its jobs have ended and
     another is training; the kept runs read before anything syncs them."""
-    sweep = start_sweep(work, SWEEP, {"MLFLOW_TRACKING_URI": server.base_url}, name=name)
+    sweep = start_nnlab(work, *SWEEP, own_session=True,
+                        env={"MLFLOW_TRACKING_URI": server.base_url}, output=name)
     try:
         wait_for_lines(work / f"{name}.out", 2, sweep)
         wait_for_training(server.base_url, work / f"{name}.out", sweep)
@@ -136,7 +137,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     second = kill_while_training(server, work, "second")
     server = start("nnlab.server", [], home, port=server.port)
     try:
-        third = start_sweep(work, SWEEP, env, name="third")
+        third = start_nnlab(work, *SWEEP, own_session=True, env=env, output="third")
         third.wait(timeout=600)
         yield Story(url, first, sync, second, subprocess.CompletedProcess(
             third.args, third.returncode, (work / "third.out").read_text(),

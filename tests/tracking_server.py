@@ -268,18 +268,6 @@ def check_diverged(runs: list[RunInfo]) -> None:
     assert runs[0].tags["nnlab.failure"].startswith("diverged at step ")
 
 
-def start_sweep(cwd: Path, args: Sequence[str], env: Mapping[str, str] | None = None,
-                name: str = "sweep") -> subprocess.Popen:
-    """`python -m nnlab.run args` in cwd, in its own session (a signal to its group reaches its
-    workers and nothing of the test's), its output in cwd/NAME.out and cwd/NAME.err; on the
-    store there, or the one `env` names (MLFLOW_TRACKING_URI)."""
-    with (cwd / f"{name}.out").open("w") as out, (cwd / f"{name}.err").open("w") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "nnlab.run", *args, f"hydra.sweep.dir={cwd / 'multirun'}"],
-            cwd=cwd, env={**env_without_tracking_uri(), **(env or {})}, stdout=out, stderr=err,
-            start_new_session=True)
-
-
 def progress_names(stdout: str) -> list[str]:
     """The run names of a sweep's `[k/N] NAME ...` lines (a job's line once it has ended)."""
     return [line.split()[1] for line in stdout.splitlines() if line.startswith("[")]
