@@ -81,7 +81,6 @@ class NnlabSweeper(BasicSweeper, Sweeper):
             returns = self._run(launch.jobs, launch, sweep_dir)
             if tune is None:
                 return returns
-            tuned.tag_parent_runs(launch, default)
             chosen = tuned.choose_from_store(launch, arms, tune, default, tuning_configs)
             print(tuned.choice_line(tune, default, chosen), flush=True)
             tuned.tag_parent_runs(launch, default, chosen)

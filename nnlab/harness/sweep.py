@@ -400,9 +400,7 @@ def apply_plan(plan: SweepPlan, sweep_dir: Path, sweep_overrides: Sequence[str],
     what runs where, and return the jobs to launch."""
     from nnlab.tracking import store
 
-    # The finished runs a sweep skips are part of it too: the report of this sweep counts them.
-    store.tag_runs([run.run_id for run in plan.reused],
-                   {contract.MEMBER_TAG_PREFIX + plan.sweep_id: "finished before"})
+    _join_sweep(plan.reused, plan.sweep_id)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     files = sweep_dir / ".nnlab_parent"
     files.mkdir(exist_ok=True)
@@ -471,10 +469,7 @@ def add_stage(launch: Launch, stage: SweepPlan) -> list[list[str]]:
     its finished runs join the sweep, its jobs the sweep's parent runs, and the parent runs'
     counts at the end include them (its jobs write to the experiments of the first stage, the
     same arms'). Returns the stage's jobs to launch."""
-    from nnlab.tracking import store
-
-    store.tag_runs([run.run_id for run in stage.reused],
-                   {contract.MEMBER_TAG_PREFIX + launch.plan.sweep_id: "finished before"})
+    _join_sweep(stage.reused, launch.plan.sweep_id)
     _say_what_runs(stage)
     jobs = _launched(stage, launch.parent_runs, launch.diff_file)
     # The sweep's record of what it planned: end_parent_runs counts the jobs of every stage.
@@ -482,6 +477,15 @@ def add_stage(launch: Launch, stage: SweepPlan) -> list[list[str]]:
     launch.plan.reused.extend(stage.reused)
     launch.jobs.extend(jobs)
     return jobs
+
+
+def _join_sweep(reused: list[RunRecord], sweep_id: str) -> None:
+    """The finished runs a sweep skips are part of it too: the report of this sweep counts
+    them."""
+    from nnlab.tracking import store
+
+    store.tag_runs([run.run_id for run in reused],
+                   {contract.MEMBER_TAG_PREFIX + sweep_id: "finished before"})
 
 
 def _finished_runs(experiment_names: set[str]) -> dict[str, dict[str, RunRecord]]:

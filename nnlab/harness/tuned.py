@@ -151,18 +151,17 @@ def choose_from_store(launch: sweep.Launch, arms: list[Arm], tune: Tune, default
 
 def choice_line(tune: Tune, default: float, chosen: dict[str, float]) -> str:
     """`nnlab: tuned lr (...): activation=relu -> 0.03, activation=sigmoid -> 1 (the config's)`"""
-    parts = [f"{arm} -> {value:g}{' (the config' + chr(39) + 's)' if value == default else ''}"
+    own = " (the config's)"
+    parts = [f"{arm} -> {value:g}{own if value == default else ''}"
              for arm, value in chosen.items()]
     return f"nnlab: tuned {tune.describe()}: " + ", ".join(parts)
 
 
-def tag_parent_runs(launch: sweep.Launch, default: float,
-                    chosen: dict[str, float] | None = None) -> None:
-    """The tuned key's own value, and once chosen, each arm's choice, on the parent runs."""
+def tag_parent_runs(launch: sweep.Launch, default: float, chosen: dict[str, float]) -> None:
+    """The tuned key's own value and each arm's choice, on the parent runs."""
     from nnlab.tracking import store
 
-    tags = {contract.TUNE_DEFAULT_TAG: _value_text(default)}
-    if chosen is not None:
-        tags[contract.TUNE_CHOSEN_TAG] = "; ".join(f"{arm}: {_value_text(value)}"
-                                     for arm, value in chosen.items())
-    store.tag_runs(launch.parent_runs.values(), tags)
+    store.tag_runs(launch.parent_runs.values(), {
+        contract.TUNE_DEFAULT_TAG: _value_text(default),
+        contract.TUNE_CHOSEN_TAG: "; ".join(f"{arm}: {_value_text(value)}"
+                                            for arm, value in chosen.items())})

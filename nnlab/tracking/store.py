@@ -238,12 +238,13 @@ def end_run(
     client.set_terminated(run_id, status=status)
 
 
-def mark_run(run_id: str, status: str, tags: dict[str, str]) -> None:
-    """Close a run that cannot log anything else (a crash, an interrupted or dead worker)."""
+def mark_run(run_id: str, status: str, tags: dict[str, str],
+             end_time: int | None = None) -> None:
+    """Close a run that cannot log anything else (a crash, an interrupted, dead or lost
+    worker); end_time in ms since the epoch, default now."""
     client = _client()
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
-    client.set_terminated(run_id, status=status)
+    client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
+    client.set_terminated(run_id, status=status, end_time=end_time)
 
 
 def log_params(run_id: str, params: dict[str, str]) -> None:
@@ -263,11 +264,13 @@ def find_run(experiment_id: str, tags: dict[str, str]) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
-def delete_tag(run_id: str, key: str) -> None:
-    """Remove a tag from a run, if it has it."""
+def delete_tags(run_id: str, keys: Iterable[str]) -> None:
+    """Remove these tags from a run, those it has (one read of the run)."""
     client = _client()
-    if key in client.get_run(run_id).data.tags:
-        client.delete_tag(run_id, key)
+    tags = client.get_run(run_id).data.tags
+    for key in keys:
+        if key in tags:
+            client.delete_tag(run_id, key)
 
 
 def tag_runs(run_ids: Iterable[str], tags: dict[str, str]) -> None:
@@ -345,11 +348,9 @@ def close_lost_runs(experiment_ids: Iterable[str]) -> list[str]:
             continue
         if client.get_run(run.info.run_id).info.status != RUNNING:
             continue
-        client.log_batch(run.info.run_id, tags=[RunTag(FAILURE_TAG, LOST_FAILURE),
-                                                RunTag(LOST_TAG, "true")])
         ended = int(liveness.last_sign_of_life(tags, run.info.start_time) * 1000)
-        client.set_terminated(run.info.run_id, status=FAILED,
-                              end_time=max(ended, run.info.start_time))
+        mark_run(run.info.run_id, FAILED, {FAILURE_TAG: LOST_FAILURE, LOST_TAG: "true"},
+                 end_time=max(ended, run.info.start_time))
         closed.append(run.info.run_name or run.info.run_id)
     return closed
 

@@ -153,14 +153,16 @@ def log_or_keep(run: UnloggedRun) -> None:
     first and its copy deleted once it is logged: when the server does not answer, its
     ServerNotAnswering passes on and the run stays kept."""
     assert run.run_id is not None  # the worker started it
-    if not is_server(tracking_uri()):
-        store.end_run(run.run_id, run.status, run.metrics, dict(run.series), run.end_tags,
-                      run.artifacts_dir, run.dataset, run.timestamp)
-        return
-    folder = keep(run)
-    store.end_run(run.run_id, run.status, run.metrics, dict(run.series), run.end_tags,
+    folder = keep(run) if is_server(tracking_uri()) else None
+    _end(run.run_id, run)
+    if folder is not None:
+        discard(folder)
+
+
+def _end(run_id: str, run: UnloggedRun) -> None:
+    """End the store's run `run_id` as `run` finished: status, metrics, series, tags, files."""
+    store.end_run(run_id, run.status, run.metrics, dict(run.series), run.end_tags,
                   run.artifacts_dir, run.dataset, run.timestamp)
-    discard(folder)
 
 
 def discard(folder: Path) -> None:
@@ -197,12 +199,10 @@ def log(folder: Path) -> str:
         run.run_id = run_id
         _write_record(folder, run)
     store.log_params(run_id, run.params)
-    store.end_run(run_id, run.status, run.metrics, dict(run.series), run.end_tags,
-                  run.artifacts_dir, run.dataset, run.timestamp)
+    _end(run_id, run)
     # Closed as lost while the server was away: the run ended as computed after all.
-    store.delete_tag(run_id, contract.LOST_TAG)
-    if contract.FAILURE_TAG not in run.end_tags:
-        store.delete_tag(run_id, contract.FAILURE_TAG)
+    store.delete_tags(run_id, [contract.LOST_TAG, *(
+        [] if contract.FAILURE_TAG in run.end_tags else [contract.FAILURE_TAG])])
     discard(folder)
     return run_id
 
