@@ -1,7 +1,9 @@
-"""The per-run figures: the training curve and the fit (prediction vs truth, or the decision
-boundary of a 2-D classifier). Plain matplotlib on the Agg canvas: no pyplot state, no display.
+"""The per-run figure: the fit (prediction vs truth, or the decision boundary of a 2-D
+classifier), the one picture of a run the MLflow UI cannot draw from its logged series (it draws
+the training curve from `train_loss`). Plain matplotlib on the Agg canvas: no pyplot state, no
+display.
 
-A sweep's worker draws the same two figures for every run, so it keeps one Figure per size and
+A sweep's worker draws the same figure for every run, so it keeps one Figure per size and
 only replaces what it plots: a new Figure builds its axes, ticks and text layouts again, about a
 third of the time a figure takes. The picture is the same as on a new Figure (tests check it).
 """
@@ -12,7 +14,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, NullLocator
 
 from nnlab import process
 from nnlab.data import Dataset
@@ -47,28 +48,6 @@ def _blank_axes(size: tuple[float, float]) -> tuple[Figure, Axes]:
     ax.relim()
     ax.set_autoscale_on(True)
     return figure, ax
-
-
-def loss_curve(steps: np.ndarray, losses: np.ndarray, path: Path, title: str) -> None:
-    """The logged training loss; a diverged run's non-finite tail is marked, not plotted."""
-    figure, ax = _blank_axes((5, 3.5))
-    finite = np.isfinite(losses)
-    ax.plot(steps[finite], losses[finite], lw=1)
-    if not finite.all():
-        ax.axvline(steps[~finite][0], color="C3", ls="--", lw=1, label="diverged")
-        ax.legend(fontsize=8)
-    # A log axis shows convergence best, but overflows on losses near the float range.
-    if finite.any() and 0 < losses[finite].min() and losses[finite].max() < 1e100:
-        ax.set_yscale("log")
-        # The default 10^k labels go through mathtext, and the minor ticks of a log axis are
-        # dozens of artists: each costs more than the rest of the plot.
-        ax.yaxis.set_major_formatter(LogFormatter())
-        ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("step (optimizer update)")
-    ax.set_ylabel("train loss (batch, per sample)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    figure.savefig(path, dpi=100)
 
 
 def _regression_fit(net: Network, data: Dataset, ax: Axes) -> None:

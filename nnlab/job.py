@@ -246,7 +246,6 @@ def execute(config: RunConfig, resolved_yaml: str, out_dir: Path, title: str) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(resolved_yaml)
     save_weights(inputs.net, out_dir / "weights.npz")
-    figures.loss_curve(logged, result.loss_history[logged], out_dir / "loss_curve.png", title)
     if result.diverged_at is None:
         figures.fit(inputs.net, inputs.data, out_dir / "fit.png", title)
     return RunResult(metrics, logged, result.loss_history[logged], inputs.data,

@@ -40,7 +40,7 @@ SWEEP = ["-m", "seed=range(10)", "activation=relu,sigmoid", "dataset.n_samples=6
          "dataset.n_test=200", "epochs=1000", "log_every=100", "hydra.launcher.n_jobs=2"]
 NAMES = sorted(f"{activation}-s{seed}" for activation in ("relu", "sigmoid")
                for seed in range(10))
-ARTIFACTS = {"config.yaml", "weights.npz", "environment.json", "loss_curve.png", "fit.png"}
+ARTIFACTS = {"config.yaml", "weights.npz", "environment.json", "fit.png"}
 EXIT_WITHIN_S = 60
 ONE_LINE = re.compile(
     r"nnlab: the tracking server (?P<url>\S+) does not answer \(gave up after \d+ s\): start "

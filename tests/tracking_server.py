@@ -251,14 +251,13 @@ def check_artifacts(base_url: str, runs: list[RunInfo]) -> None:
         listing = get_json(f"{root}?{urllib.parse.urlencode({'path': path})}")
         # And the diff of the checkout, when it had uncommitted changes.
         assert {f["path"] for f in listing["files"]} - {"git_diff.patch"} == {
-            "config.yaml", "weights.npz", "loss_curve.png", "fit.png", "environment.json"}, run.name
+            "config.yaml", "weights.npz", "fit.png", "environment.json"}, run.name
         with np.load(io.BytesIO(get_bytes(f"{root}/{path}/weights.npz")),
                      allow_pickle=False) as weights:
             assert weights["W0"].shape == (1, 16) and weights["W1"].shape == (16, 2)
         config = yaml.safe_load(get_bytes(f"{root}/{path}/config.yaml"))
         assert config["seed"] == int(run.params["seed"])
-        for figure in ("loss_curve.png", "fit.png"):
-            assert get_bytes(f"{root}/{path}/{figure}").startswith(PNG_SIGNATURE)
+        assert get_bytes(f"{root}/{path}/fit.png").startswith(PNG_SIGNATURE)
 
 
 def check_diverged(runs: list[RunInfo]) -> None:
