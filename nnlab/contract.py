@@ -85,6 +85,8 @@ ARM_ENV = "NNLAB_ARM"
 PARENT_RUN_ENV = "NNLAB_PARENT_RUN_ID"
 # Seconds between two heartbeats (nnlab.liveness.HEARTBEAT_S by default): for tests.
 HEARTBEAT_ENV = "NNLAB_HEARTBEAT_S"
+# Set in a worker of nnlab's launcher: the folder its job hands its run over in (tracking.handoff).
+HANDOFF_ENV = "NNLAB_HANDOFF_DIR"
 JOB_ENV = (SWEEP_ID_ENV, EXPERIMENT_ID_ENV, SWEEP_SIZE_ENV, GIT_COMMIT_ENV, GIT_DIFF_ENV,
            RUN_NAME_ENV, ARM_ENV, PARENT_RUN_ENV)
 

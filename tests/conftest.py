@@ -1,9 +1,10 @@
 """Shared helpers: run the real `python -m nnlab.run` in a temp dir, read the real MLflow store."""
 
+import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,21 @@ def parent_runs(cwd: Path) -> list:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+_experiments = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One store for the module (creating one takes seconds); each test its own experiment."""
+    where = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{where / 'mlflow.db'}")
+        patch.chdir(where)
+        yield where
+
+
+@pytest.fixture
+def experiment(sqlite_store: Path) -> str:
+    return f"kept{next(_experiments)}"

@@ -35,9 +35,9 @@ from nnlab.tracking.store import same_value
 # Real nnlab processes (sweeps, servers): `make test-fast` leaves these out.
 pytestmark = pytest.mark.process
 
-# 20 jobs of ~2 s on two workers: the server dies while two of them train.
+# 20 jobs of ~1.5 s on two workers: the server dies while two of them train.
 SWEEP = ["-m", "seed=range(10)", "activation=relu,sigmoid", "dataset.n_samples=640",
-         "dataset.n_test=200", "epochs=1000", "log_every=100", "hydra.launcher.n_jobs=2"]
+         "dataset.n_test=200", "epochs=3000", "log_every=300", "hydra.launcher.n_jobs=2"]
 NAMES = sorted(f"{activation}-s{seed}" for activation in ("relu", "sigmoid")
                for seed in range(10))
 ARTIFACTS = {"config.yaml", "weights.npz", "environment.json", "fit.png"}
@@ -173,10 +173,10 @@ def test_the_runs_that_finished_training_are_kept_whole_outside_hydras_folders(s
             assert run.status in (contract.FINISHED, contract.FAILED)
             assert run.params["seed"] == name.split("-s")[1]
             assert run.tags[contract.CONFIG_HASH_TAG] and run.tags[contract.SWEEP_ID_TAG]
-            # 1000 epochs of 20 batches, train_loss every 100 updates and at the last.
-            assert run.metrics["steps"] == 20_000 and "test_loss" in run.metrics
+            # 3000 epochs of 20 batches, train_loss every 300 updates and at the last.
+            assert run.metrics["steps"] == 60_000 and "test_loss" in run.metrics
             steps, values = run.series[contract.TRAIN_LOSS_SERIES]
-            assert steps.tolist() == [*range(0, 20_000, 100), 19_999]
+            assert steps.tolist() == [*range(0, 60_000, 300), 59_999]
             assert values.dtype == np.float64 and values.shape == steps.shape
             assert run.artifacts_dir is not None
             assert ARTIFACTS <= {path.name for path in run.artifacts_dir.iterdir()}

@@ -2,11 +2,9 @@
 the round trip through a real SQLite store, no server and no process; and nnlab's bounded wait
 for the store (NNLAB_STORE_TIMEOUT -> MLflow's HTTP settings)."""
 
-import itertools
 import math
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,6 @@ from conftest import store_client
 from nnlab import contract
 from nnlab.tracking import store, unlogged, waits
 
-_experiments = itertools.count()
 STEPS = np.arange(0, 300, 10)
 # Values whose last bits a text format could lose, a NaN and an infinity.
 TRAIN_LOSS = np.exp(-np.linspace(0.0, 3.0, STEPS.size)) / 3.0
@@ -24,21 +21,6 @@ METRICS = {"test_loss": 1 / 3, "final_train_loss": math.pi * 1e-5, "steps": 300.
            "dead_units_frac": float("nan"), "test_mse": 0.1 + 0.2}
 ARTIFACTS = {"config.yaml": b"seed: 3\nlr: 0.1\n", "environment.json": b'{"python": "3.11"}',
              "fit.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256))}
-
-
-@pytest.fixture(scope="module")
-def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One store for the module (creating one takes seconds); each test its own experiment."""
-    where = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{where / 'mlflow.db'}")
-        patch.chdir(where)
-        yield where
-
-
-@pytest.fixture
-def experiment(sqlite_store: Path) -> str:
-    return f"kept{next(_experiments)}"
 
 
 def finished_run(where: Path, experiment: str, run_id: str | None,

@@ -10,7 +10,9 @@ import logging
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from types import ModuleType
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -23,8 +25,8 @@ from omegaconf.errors import OmegaConfBaseException
 from nnlab import contract, environment, job, liveness, process, schema
 from nnlab.constraints import ConfigError
 from nnlab.harness import sweep
-from nnlab.tracking import waits
-from nnlab.tracking.records import ServerNotAnswering
+from nnlab.tracking import handoff, unlogged, waits
+from nnlab.tracking.records import DatasetArrays, ServerNotAnswering
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,10 @@ def track(cfg: DictConfig) -> dict:
     if contract.SWEEP_ID_ENV not in os.environ:
         job.check(config)  # nnlab's sweeper checks its jobs before any of them starts
     heartbeat_s = liveness.heartbeat_s()
-    # Imported once the config is known to be valid: MLflow takes seconds to import.
-    from nnlab.tracking import store, unlogged
-
+    # In a worker of nnlab's launcher: the launching process logs the run (tracking.handoff).
+    handed_over = handoff.job_folder_of_this_job()
     name = os.environ.get(contract.RUN_NAME_ENV) or f"{config.activation}-s{config.seed}"
-    experiment_id = os.environ.get(contract.EXPERIMENT_ID_ENV) or store.ensure_experiment(
+    experiment_id = os.environ.get(contract.EXPERIMENT_ID_ENV) or _store().ensure_experiment(
         config.experiment_name)
     code = contract.checkout()
     env = environment.current()
@@ -64,18 +65,38 @@ def track(cfg: DictConfig) -> dict:
     }
     if os.environ.get(contract.PARENT_RUN_ENV):
         tags[contract.PARENT_RUN_TAG] = os.environ[contract.PARENT_RUN_ENV]
-    tags |= liveness.runner_tags(liveness.this_process(), time.time())
     params = schema.flatten(config)
-    run_id = store.start_run(experiment_id, name, params, tags)
-    # Its heartbeat, until it ends: a reader can tell it from a run whose process is gone.
-    with liveness.heartbeat(lambda: store.beat([run_id]), heartbeat_s):
+    run_id = None
+    if handed_over is not None:
+        handoff.announce(handed_over, handoff.RunStart(experiment_id, name, params, tags))
+        beating = nullcontext()
+    else:
+        store = _store()
+        tags |= liveness.runner_tags(liveness.this_process(), time.time())
+        run_id = store.start_run(experiment_id, name, params, tags)
+        # Its heartbeat, until it ends: a reader can tell it from a run whose process is gone.
+        beating = liveness.heartbeat(lambda: store.beat([run_id]), heartbeat_s)
+
+    def unlogged_run(status: str, end_tags: dict[str, str], metrics: dict[str, float],
+                     series: dict, dataset: DatasetArrays | None,
+                     artifacts: Path | None) -> unlogged.UnloggedRun:
+        return unlogged.UnloggedRun(config.experiment_name, name, run_id, status, params, tags,
+                                    end_tags, metrics, series, int(time.time() * 1000), dataset,
+                                    artifacts)
+
+    with beating:
         out_dir = Path(hydra_cfg.runtime.output_dir) / "artifacts"
         try:
             result = job.execute(config, OmegaConf.to_yaml(cfg, resolve=True), out_dir, name)
         except Exception as error:
             log.exception("run %s crashed", name)
-            store.mark_run(run_id, contract.FAILED,
-                           {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"})
+            failure = {contract.FAILURE_TAG: f"{type(error).__name__}: {error}"}
+            if handed_over is not None:
+                handoff.hand_over(handed_over,
+                                  unlogged_run(contract.FAILED, failure, {}, {}, None, None), "")
+            else:
+                assert run_id is not None  # started above
+                _store().mark_run(run_id, contract.FAILED, failure)
             raise
         (out_dir / contract.ENVIRONMENT_ARTIFACT).write_text(json.dumps(env, indent=1))
         if code.dirty:
@@ -86,18 +107,21 @@ def track(cfg: DictConfig) -> dict:
                         contract.DIVERGED_AT_TAG: str(result.diverged_at)}
         status = contract.FINISHED if result.diverged_at is None else contract.FAILED
         data = result.data
-        dataset = store.DatasetArrays(data.name, job.dataset_digest(data),
-                                      {"x_train": data.x_train, "x_test": data.x_test},
-                                      {"y_train": data.y_train, "y_test": data.y_test})
-        finished = unlogged.UnloggedRun(
-            config.experiment_name, name, run_id, status, params, tags, end_tags, result.metrics,
-            {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)},
-            int(time.time() * 1000), dataset, out_dir)
+        dataset = DatasetArrays(data.name, job.dataset_digest(data),
+                                {"x_train": data.x_train, "x_test": data.x_test},
+                                {"y_train": data.y_train, "y_test": data.y_test})
+        finished = unlogged_run(status, end_tags, result.metrics,
+                                {contract.TRAIN_LOSS_SERIES: (result.steps, result.train_loss)},
+                                dataset, out_dir)
 
         def line() -> str:
             return sweep.progress_line(name, result.failure, result.metrics.get("test_loss"),
                                        time.perf_counter() - start)
 
+        if handed_over is not None:
+            # The launching process prints the line once it has logged the run.
+            handoff.hand_over(handed_over, finished, line())
+            return {"status": status, "run_name": name, "failure": result.failure}
         try:
             unlogged.log_or_keep(finished)
         except ServerNotAnswering:
@@ -106,6 +130,14 @@ def track(cfg: DictConfig) -> dict:
     _print_progress(line() if hydra_cfg.mode == RunMode.MULTIRUN
                     else f"{line()}  (run {run_id} in experiment '{config.experiment_name}')")
     return {"status": status, "run_name": name, "failure": result.failure}
+
+
+def _store() -> ModuleType:
+    """nnlab.tracking.store, imported once the config is known to be valid: MLflow takes
+    seconds to import, and a worker of nnlab's launcher never imports it."""
+    from nnlab.tracking import store
+
+    return store
 
 
 def _print_progress(line: str) -> None:

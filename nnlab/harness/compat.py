@@ -67,3 +67,8 @@ def failed_job(task_overrides: list[str], error: BaseException) -> JobReturn:
     """The JobReturn of a job that raised `error` (or whose process died) without returning:
     what Hydra's `run_job` returns for a job that raised."""
     return JobReturn(overrides=task_overrides, status=JobStatus.FAILED, _return_value=error)
+
+
+def completed_job(task_overrides: list[str], value: Any) -> JobReturn:
+    """The JobReturn of a job that returned `value`, as Hydra's `run_job` returns it."""
+    return JobReturn(overrides=task_overrides, status=JobStatus.COMPLETED, _return_value=value)

@@ -19,10 +19,13 @@ even killed with SIGKILL: see `dying_with_this_process`.
 
 import copy
 import logging
+import os
 import threading
 import uuid
 import warnings
 from collections.abc import Generator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnlab import contract, liveness, process
 from nnlab.harness import compat, sweep
+from nnlab.tracking import handoff, unlogged
 from nnlab.tracking.records import ServerNotAnswering
 
 log = logging.getLogger(__name__)
+
+# Below the sweep's folder: the folders in which the jobs of each launch hand their runs over.
+HANDOFF_DIR = ".nnlab_handoff"
 
 # A worker's cache: the composed config of the first job of each arm, for one `launch` call.
 FIRST_OF_ARM_CACHE = "first job config of each arm"
@@ -97,9 +104,13 @@ def _first_of_arm(launch_id: str) -> dict[tuple[str, ...], DictConfig | None]:
 
 def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
                 config: DictConfig, task_function: TaskFunction,
-                singleton_state: dict[Any, Any], launch_id: str) -> JobReturn:
-    """One job in a worker: the stock joblib launcher's steps, with `job_config`."""
+                singleton_state: dict[Any, Any], launch_id: str,
+                handoff_dir: str | None) -> JobReturn:
+    """One job in a worker: the stock joblib launcher's steps, with `job_config`; a job nnlab's
+    sweeper planned hands its run over to the launching process (`handoff_dir`)."""
     setup_globals()
+    if handoff_dir is not None:
+        os.environ[contract.HANDOFF_ENV] = str(handoff.job_folder(Path(handoff_dir), idx))
     compat.restore_singletons(singleton_state)
     job = job_config(hydra_context.config_loader, config, overrides, _first_of_arm(launch_id))
     with open_dict(job):
@@ -110,6 +121,7 @@ def execute_job(idx: int, overrides: Sequence[str], hydra_context: HydraContext,
         return run_job(hydra_context=hydra_context, config=job, task_function=task_function,
                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     finally:
+        os.environ.pop(contract.HANDOFF_ENV, None)
         if sweep.planned_by_nnlab(overrides):
             # A worker that did not warm up has loaded it all now. Another app's process is
             # left as Hydra's launchers leave it.
@@ -121,9 +133,7 @@ def warm_up() -> None:
     import matplotlib.backends.backend_agg  # noqa: F401
 
     import nnlab.harness.app  # noqa: F401
-    from nnlab.tracking import store
 
-    store.preload()
     process.freeze_what_is_loaded()
 
 
@@ -168,15 +178,20 @@ def stop_if_server_gone(jobs: Generator, returned: JobReturn) -> None:
     disk before it logs); the job's ServerNotAnswering passes on to the sweeper."""
     outcome = compat.job_outcome(returned)
     if isinstance(outcome, ServerNotAnswering):
-        with warnings.catch_warnings():
-            # joblib's advice on the tasks it drops, cancelled or done and not read yet:
-            # dropping them is the point here. The message starts with either, and a filter
-            # matches from its start.
-            warnings.filterwarnings(
-                "ignore", r"\d+ tasks (which were still being processed|have been successfully "
-                r"executed)", UserWarning)
-            jobs.close()
+        stop(jobs)
         raise outcome
+
+
+def stop(jobs: Generator) -> None:
+    """Stop joblib's jobs: the workers are terminated, the jobs not read are dropped."""
+    with warnings.catch_warnings():
+        # joblib's advice on the tasks it drops, cancelled or done and not read yet:
+        # dropping them is the point here. The message starts with either, and a filter
+        # matches from its start.
+        warnings.filterwarnings(
+            "ignore", r"\d+ tasks (which were still being processed|have been successfully "
+            r"executed)", UserWarning)
+        jobs.close()
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
@@ -205,33 +220,95 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     pending = {initial_job_idx + i: list(overrides) for i, overrides in enumerate(job_overrides)}
     launch_id = uuid.uuid4().hex
     returns: dict[int, JobReturn] = {}
-    while pending:
-        jobs = Parallel(**options, **dying_with_this_process(), return_as="generator_unordered")(
-            delayed(execute_job)(idx, overrides, launcher.hydra_context, config,
-                                 launcher.task_function, singleton_state, launch_id)
-            for idx, overrides in list(pending.items()))
-        assert isinstance(jobs, Generator)  # return_as="generator_unordered"
-        done_before = len(returns)
-        try:
-            for job in jobs:
-                assert job is not None and job.hydra_cfg is not None  # run_job sets both
-                idx = job.hydra_cfg.hydra.job.num
-                returns[idx] = job
-                del pending[idx]
-                stop_if_server_gone(jobs, job)
-        except TerminatedWorkerError:
-            if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
-                # Not a sweep nnlab planned: no store tells the jobs in flight from those not
-                # started yet, and the sweep stops as with Hydra's joblib launcher.
-                raise
-            lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
-                                                  contract.WORKER_DIED))
-            if not lost and len(returns) == done_before:
-                raise  # the pool died before any job ran: a new pool would too
-            for idx, overrides in list(pending.items()):
-                if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
-                    task = [o.input_line for o in sweep.parse(overrides)
-                            if o.input_line is not None and not o.is_hydra_override()]
-                    returns[idx] = compat.failed_job(task, sweep.WorkerDied(contract.WORKER_DIED))
-                    del pending[idx]
+    # The runs of the jobs nnlab's sweeper planned are logged here, not in the workers.
+    receiver = (handoff.Receiver(sweep_dir / HANDOFF_DIR / launch_id)
+                if any(sweep.planned_by_nnlab(overrides) for overrides in job_overrides)
+                else None)
+    progress = _Progress(sweep_dir, sweep.job_env(job_overrides[0]).get(contract.SWEEP_SIZE_ENV)
+                         if job_overrides else None)
+    with receiver or nullcontext():
+        while pending:
+            _run_pool(launcher, options, pending, returns, receiver, singleton_state, launch_id,
+                      progress)
     return [returns[idx] for idx in sorted(returns)]
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """Where the handed-over runs' `[k/N]` lines are counted, and N."""
+
+    sweep_dir: Path
+    total: str | None
+
+    def report(self, received: handoff.Received | None, note: str = "") -> None:
+        """A handed-over run's line, once it is logged (a crashed job has none)."""
+        if received is not None and received.line:
+            sweep.report_progress(self.sweep_dir, received.line + note, self.total)
+
+
+def _run_pool(launcher: Any, options: dict[str, Any], pending: dict[int, list[str]],
+              returns: dict[int, JobReturn], receiver: handoff.Receiver | None,
+              singleton_state: dict[Any, Any], launch_id: str, progress: _Progress) -> None:
+    """The pending jobs in one pool of workers, until they are done or a worker dies."""
+    handoff_dir = None if receiver is None else str(receiver.directory)
+    jobs = Parallel(**options, **dying_with_this_process(), return_as="generator_unordered")(
+        delayed(execute_job)(idx, overrides, launcher.hydra_context, launcher.config,
+                             launcher.task_function, singleton_state, launch_id, handoff_dir)
+        for idx, overrides in list(pending.items()))
+    assert isinstance(jobs, Generator)  # return_as="generator_unordered"
+    done_before = len(returns)
+    try:
+        for job in jobs:
+            assert job is not None and job.hydra_cfg is not None  # run_job sets both
+            idx = job.hydra_cfg.hydra.job.num
+            if receiver is not None:
+                try:
+                    progress.report(receiver.log(idx))
+                    receiver.check()
+                except ServerNotAnswering:
+                    stop(jobs)
+                    # What finished is kept on disk, for nnlab.sync and the next sweep.
+                    for kept in receiver.keep_finished():
+                        progress.report(kept, f"  (not logged: kept in {unlogged.where_kept()})")
+                    raise
+            returns[idx] = job
+            del pending[idx]
+            stop_if_server_gone(jobs, job)
+    except KeyboardInterrupt:
+        # Maybe raised here rather than in joblib's generator: close it, so that nothing more
+        # is dispatched to the pool joblib terminates.
+        stop(jobs)
+        if receiver is not None:
+            # The runs that finished are logged; the sweeper closes the others as KILLED.
+            for received in receiver.settle().values():
+                progress.report(received)
+        raise
+    except TerminatedWorkerError:
+        if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
+            # Not a sweep nnlab planned: no store tells the jobs in flight from those not
+            # started yet, and the sweep stops as with Hydra's joblib launcher.
+            raise
+        assert receiver is not None  # a sweep nnlab planned
+        # Jobs that finished before the pool died, their returns never read: done.
+        for idx, received in receiver.settle().items():
+            progress.report(received)
+            run = received.run
+            returns[idx] = compat.completed_job(_task_overrides(pending.pop(idx)), {
+                "status": run.status, "run_name": run.run_name,
+                "failure": run.end_tags.get(contract.FAILURE_TAG)})
+        lost = set(sweep.close_jobs_in_flight(list(pending.values()), contract.FAILED,
+                                              contract.WORKER_DIED))
+        receiver.forget_in_flight()
+        if not lost and len(returns) == done_before:
+            raise  # the pool died before any job ran: a new pool would too
+        for idx, overrides in list(pending.items()):
+            if sweep.job_env(overrides).get(contract.RUN_NAME_ENV) in lost:
+                returns[idx] = compat.failed_job(_task_overrides(overrides),
+                                                 sweep.WorkerDied(contract.WORKER_DIED))
+                del pending[idx]
+
+
+def _task_overrides(overrides: Sequence[str]) -> list[str]:
+    """A job's overrides of the app's config (Hydra's own left out), as its JobReturn has them."""
+    return [o.input_line for o in sweep.parse(overrides)
+            if o.input_line is not None and not o.is_hydra_override()]

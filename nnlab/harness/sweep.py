@@ -591,9 +591,10 @@ def progress_line(name: str, failure: str | None, test_loss: float | None,
     return f"{name} {failure or f'test_loss={test_loss:.4g}'} {seconds:.1f}s"
 
 
-def report_progress(sweep_dir: Path, line: str) -> None:
-    """Print `[k/N] line`, k counting finished jobs across every worker process."""
-    total = os.environ.get(contract.SWEEP_SIZE_ENV, "?")
+def report_progress(sweep_dir: Path, line: str, total: str | None = None) -> None:
+    """Print `[k/N] line`, k counting finished jobs across every process that prints them; N is
+    `total`, by default the sweep's size as a job knows it."""
+    total = total or os.environ.get(contract.SWEEP_SIZE_ENV, "?")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     with open(sweep_dir / PROGRESS_FILE, "a+") as progress:
         fcntl.flock(progress, fcntl.LOCK_EX)

@@ -1,7 +1,10 @@
-"""A run as plain values, the form in which runs leave `store`: no MLflow entity leaves it, and
-code that only handles runs (the sweep's plan) needs no MLflow import to name the type."""
+"""Runs and datasets as plain values, the form in which they leave `store`: no MLflow entity
+leaves it, and code that only handles them (the sweep's plan, a worker keeping its run) needs no
+MLflow import to name the types."""
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,16 @@ class RunRecord:
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, float]  # the last value of each; per-step series: metric_histories
+
+
+@dataclass(frozen=True)
+class DatasetArrays:
+    """The arrays a run trained and was tested on, under a name and a digest of their bytes."""
+
+    name: str
+    digest: str
+    features: dict[str, np.ndarray]  # x_train, x_test
+    targets: dict[str, np.ndarray]  # y_train, y_test
 
 
 class ServerNotAnswering(RuntimeError):

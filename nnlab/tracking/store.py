@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +26,8 @@ waits.set_mlflow_defaults()
 # urllib3 logs each of those retries as a warning; nnlab says once that the server is gone.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
-import numpy as np  # noqa: E402
+import sqlite3  # noqa: E402
+
 from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: E402
 from mlflow.data.numpy_dataset import from_numpy  # noqa: E402
 from mlflow.entities import (  # noqa: E402
@@ -50,6 +50,8 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 # MLflow's HTTP client (a dependency of MLflow): its errors say when a server did not answer.
 from requests.exceptions import ConnectionError as HTTPConnectionError  # noqa: E402
 from requests.exceptions import RetryError, Timeout  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 
 from nnlab import liveness  # noqa: E402
 from nnlab.contract import (  # noqa: E402
@@ -64,7 +66,11 @@ from nnlab.contract import (  # noqa: E402
     SWEEP_KIND,
     is_sweep_parent,
 )
-from nnlab.tracking.records import RunRecord, ServerNotAnswering  # noqa: E402
+from nnlab.tracking.records import (  # noqa: E402
+    DatasetArrays,
+    RunRecord,
+    ServerNotAnswering,
+)
 from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # noqa: E402
 
 # MLflow's own per-request limit for metrics in one log_batch call.
@@ -76,14 +82,26 @@ SEARCH_PAGE = 1000
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
-@dataclass(frozen=True)
-class DatasetArrays:
-    """The arrays a run trained and was tested on, under a name and a digest of their bytes."""
+@event.listens_for(Engine, "connect")
+def _write_ahead_log(connection: Any, _record: Any) -> None:
+    """A SQLite store in write-ahead-log mode, synced at checkpoints: a commit is not a sync.
 
-    name: str
-    digest: str
-    features: dict[str, np.ndarray]  # x_train, x_test
-    targets: dict[str, np.ndarray]  # y_train, y_test
+    A run is logged in about six transactions, and in SQLite's default mode each one waits for
+    the disk: 84 ms a run here, 45 ms in this mode. A commit survives any crash of the process
+    (a kill -9 included); only the machine losing power may undo the last ones. The mode stays
+    with the file (MLflow's server and UI then use it too); readers no longer wait for a
+    writer. It needs a local disk: a store shared over NFS goes through a tracking server.
+    """
+    if not isinstance(connection, sqlite3.Connection):
+        return
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError:
+        pass  # the file is busy switching: this connection works in the mode the file has
+    finally:
+        cursor.close()
 
 
 def _client() -> MlflowClient:

@@ -18,6 +18,9 @@ its id, else by its sweep id and config hash (tags set when it is created), else
 its id written to `run.json` at once; its metrics carry their kept timestamp, which the store
 does not add twice; artifacts overwrite themselves; the dataset input is the store's once. A
 sync stopped half-way and run again logs each thing once; the folder goes when all is logged.
+
+Keeping and reading a run import no MLflow (a sweep's workers keep runs: see `handoff`); logging
+one does.
 """
 
 import json
@@ -32,8 +35,7 @@ from typing import Any
 import numpy as np
 
 from nnlab import contract
-from nnlab.tracking import store
-from nnlab.tracking.records import ServerNotAnswering
+from nnlab.tracking.records import DatasetArrays, ServerNotAnswering
 from nnlab.tracking.uri import is_server, tracking_uri
 
 RUN_FILE = "run.json"
@@ -57,7 +59,7 @@ class UnloggedRun:
     metrics: dict[str, float]
     series: dict[str, tuple[np.ndarray, np.ndarray]]  # key -> (steps, values)
     timestamp: int  # of the metrics, ms since the epoch
-    dataset: store.DatasetArrays | None = None
+    dataset: DatasetArrays | None = None
     artifacts_dir: Path | None = None
 
 
@@ -139,7 +141,7 @@ def read(folder: Path) -> UnloggedRun:
         with np.load(folder / DATASET_FILE, allow_pickle=False) as arrays:
             features = {name: arrays[name] for name in DATASET_ARRAYS if name.startswith("x")}
             targets = {name: arrays[name] for name in DATASET_ARRAYS if name.startswith("y")}
-        dataset = store.DatasetArrays(record["dataset"]["name"], record["dataset"]["digest"],
+        dataset = DatasetArrays(record["dataset"]["name"], record["dataset"]["digest"],
                                       features, targets)
     artifacts = folder / ARTIFACTS
     return UnloggedRun(record["experiment_name"], record["run_name"], record["run_id"],
@@ -154,13 +156,15 @@ def log_or_keep(run: UnloggedRun) -> None:
     ServerNotAnswering passes on and the run stays kept."""
     assert run.run_id is not None  # the worker started it
     folder = keep(run) if is_server(tracking_uri()) else None
-    _end(run.run_id, run)
+    end(run.run_id, run)
     if folder is not None:
         discard(folder)
 
 
-def _end(run_id: str, run: UnloggedRun) -> None:
+def end(run_id: str, run: UnloggedRun) -> None:
     """End the store's run `run_id` as `run` finished: status, metrics, series, tags, files."""
+    from nnlab.tracking import store
+
     store.end_run(run_id, run.status, run.metrics, dict(run.series), run.end_tags,
                   run.artifacts_dir, run.dataset, run.timestamp)
 
@@ -185,6 +189,8 @@ def kept_runs(experiment_names: Iterable[str] | None = None,
 def log(folder: Path) -> str:
     """Log the kept run in `folder` into the store (see the module's docstring for why doing it
     twice changes nothing), then delete the folder; returns the run's id."""
+    from nnlab.tracking import store
+
     run = read(folder)
     experiment_id = store.ensure_experiment(run.experiment_name)
     run_id = run.run_id
@@ -199,7 +205,7 @@ def log(folder: Path) -> str:
         run.run_id = run_id
         _write_record(folder, run)
     store.log_params(run_id, run.params)
-    _end(run_id, run)
+    end(run_id, run)
     # Closed as lost while the server was away: the run ended as computed after all.
     store.delete_tags(run_id, [contract.LOST_TAG, *(
         [] if contract.FAILURE_TAG in run.end_tags else [contract.FAILURE_TAG])])
