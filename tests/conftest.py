@@ -2,9 +2,11 @@
 
 import itertools
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,13 @@ from mlflow.tracking import MlflowClient
 SHORT = ["dataset.n_samples=640", "dataset.n_test=200"]
 # They need PostgreSQL and optional extras: they run only when named, `pytest tests/integration`.
 collect_ignore = ["integration"]
+
+
+def copy_sqlite_store(source: Path, target: Path) -> None:
+    """Copy a SQLite store's database file as SQLite does: its last commits may still be in the
+    write-ahead log beside it (mlflow.db-wal) while a process has it open."""
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
 
 
 def env_without_tracking_uri() -> dict[str, str]:

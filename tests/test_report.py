@@ -3,7 +3,6 @@
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHORT, run_nnlab
+from conftest import SHORT, copy_sqlite_store, run_nnlab
 from scipy import stats as scipy_stats
 
 from nnlab import contract, liveness
@@ -125,7 +124,7 @@ def headline_data(stores) -> PlotData:
 
 
 def _copy_store(monkeypatch, source: Path, target: Path) -> None:
-    shutil.copy(source / "mlflow.db", target / "mlflow.db")
+    copy_sqlite_store(source / "mlflow.db", target / "mlflow.db")
     _use_store(monkeypatch, target)
 
 

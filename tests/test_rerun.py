@@ -5,13 +5,12 @@ this process, since a process start (importing MLflow) costs several times the r
 """
 
 import math
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import SHORT, all_runs, run_module, run_nnlab, store_client
+from conftest import SHORT, all_runs, copy_sqlite_store, run_module, run_nnlab, store_client
 
 from nnlab import rerun
 
@@ -39,7 +38,7 @@ def _runs(cwd: Path) -> dict:
 
 def _store_copy(store: Path, tmp_path: Path) -> Path:
     """The sweep's database in tmp_path, free to change; its runs' artifacts stay where they are."""
-    shutil.copy(store / "mlflow.db", tmp_path / "mlflow.db")
+    copy_sqlite_store(store / "mlflow.db", tmp_path / "mlflow.db")
     return tmp_path
 
 
