@@ -7,6 +7,7 @@ import functools
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 import sqlite3  # noqa: E402
 
+import mlflow  # noqa: E402
+import sqlalchemy  # noqa: E402
 from mlflow.data.code_dataset_source import CodeDatasetSource  # noqa: E402
 from mlflow.data.numpy_dataset import from_numpy  # noqa: E402
 from mlflow.entities import (  # noqa: E402
@@ -45,6 +48,11 @@ from mlflow.protos.databricks_pb2 import (  # noqa: E402
     RESOURCE_DOES_NOT_EXIST,
     ErrorCode,
 )
+
+# The tables of a store, built without opening one (which would add its Default experiment with
+# that store's artifact folder): MLflow has no public call for it. Its schema check on opening
+# (the revision must be its own head) guards the copies made from it.
+from mlflow.store.db.utils import _initialize_tables as initialize_tables  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 # MLflow's HTTP client (a dependency of MLflow): its errors say when a server did not answer.
@@ -171,6 +179,8 @@ def ensure_experiment(name: str) -> str:
     """
     uri = tracking_uri()
     with _store_lock(uri):
+        if uri.startswith("sqlite:///"):
+            _create_sqlite_store(Path(uri.removeprefix("sqlite:///")))
         client = _client()
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
@@ -183,6 +193,43 @@ def ensure_experiment(name: str) -> str:
             created = client.get_experiment_by_name(name)
             assert created is not None  # the other sweep that created it
             return created.experiment_id
+
+
+def _create_sqlite_store(database: Path) -> None:
+    """A new SQLite store (none at `database` yet) as a copy of an empty one of this MLflow
+    version, kept in the user's cache: MLflow builds a store through its ~60 schema migrations,
+    about a second each time, the same tables every time. The copy has no experiment, and MLflow
+    adds its Default one with this store's artifact folder when it opens it, then checks the
+    schema is its own. Without a cache (a read-only home) MLflow builds the store itself."""
+    if database.exists():
+        return
+    template = _schema_template()
+    if template is None:
+        return
+    partial = database.with_name(f".{database.name}.{os.getpid()}.partial")
+    shutil.copyfile(template, partial)
+    partial.replace(database)
+
+
+def _schema_template() -> Path | None:
+    """The cached empty store of this MLflow version, made the first time it is needed."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnlab"
+    template = cache / f"mlflow-{mlflow.__version__}-sqlite-schema.db"
+    if template.is_file():
+        return template
+    partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
+        try:
+            initialize_tables(engine)
+        finally:
+            engine.dispose()
+        partial.replace(template)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        return None
+    return template
 
 
 @contextmanager
