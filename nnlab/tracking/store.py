@@ -220,6 +220,9 @@ def _schema_template() -> Path | None:
     partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
     try:
         cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    try:
         engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
         try:
             initialize_tables(engine)
