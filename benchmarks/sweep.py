@@ -230,7 +230,7 @@ def stretched(quick: bool = False) -> list[dict[str, object]]:
     target = 1.2 * ideal + 2
     jobs = len(configs)
     print(f"{jobs} jobs of sincos x {epochs} epochs, {WORKERS} workers, SQLite store; pure "
-          f"compute {compute:.1f}s, target 1.5 x {ideal:.1f}s + 5s = {target:.1f}s; medians of "
+          f"compute {compute:.1f}s, target 1.2 x {ideal:.1f}s + 2s = {target:.1f}s; medians of "
           f"{repeats} sweeps per store (walls in brackets)")
     print(f"{'store':>8} {'wall':>8} {'wall/(c/2)':>10} {'start-up':>8} {'per job':>8} "
           f"{'training':>8} {'machinery':>9}")
