@@ -1,7 +1,7 @@
 """A sweep's runs handed from its workers to the launching process, the one process of the sweep
 that imports MLflow and opens the store.
 
-Importing MLflow costs a worker about 2 s of CPU, and logging a run through it more than
+Importing MLflow costs a worker 1-2 s of CPU, and logging a run through it more than
 training one of the tutorials' nets: in nnlab's launcher the workers only train. Each job has a
 folder of its own (`job_folder`), in which its worker writes
 
