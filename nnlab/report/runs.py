@@ -180,7 +180,12 @@ def _latest_per_config(runs: pd.DataFrame) -> pd.DataFrame:
     ranked = runs.assign(finished=runs["outcome"].eq(Outcome.FINISHED)).sort_values(
         ["finished", "start_time"], kind="stable")
     kept = ranked.groupby("config_hash", dropna=False, sort=False).tail(1)
-    return kept.drop(columns="finished").sort_values("start_time", kind="stable")
+    # By seed and name, not by start: parallel runs start in any order, and the statistics
+    # (the bootstrap's resamples) must see each arm's values in the same order every time.
+    order = [key for key in ("seed", "run_name") if key in kept.columns]
+    return kept.drop(columns="finished").sort_values(
+        order, key=lambda column: (pd.to_numeric(column, errors="coerce")
+                                   if column.name == "seed" else column), kind="stable")
 
 
 def _typed(runs: pd.DataFrame) -> pd.DataFrame:
