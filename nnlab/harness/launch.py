@@ -284,6 +284,7 @@ def _run_pool(launcher: Any, options: dict[str, Any], pending: dict[int, list[st
                 progress.report(received)
         raise
     except TerminatedWorkerError:
+        stop(jobs)
         if not any(sweep.planned_by_nnlab(overrides) for overrides in pending.values()):
             # Not a sweep nnlab planned: no store tells the jobs in flight from those not
             # started yet, and the sweep stops as with Hydra's joblib launcher.
@@ -306,6 +307,11 @@ def _run_pool(launcher: Any, options: dict[str, Any], pending: dict[int, list[st
                 returns[idx] = compat.failed_job(_task_overrides(overrides),
                                                  sweep.WorkerDied(contract.WORKER_DIED))
                 del pending[idx]
+    except BaseException:
+        # Whatever else stops the sweep here (an error of the store, say): joblib's generator
+        # is closed in this thread, not collected later in another one, with joblib's warnings.
+        stop(jobs)
+        raise
 
 
 def _task_overrides(overrides: Sequence[str]) -> list[str]:

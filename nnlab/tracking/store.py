@@ -56,8 +56,8 @@ from mlflow.store.db.utils import _initialize_tables as initialize_tables  # noq
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 # MLflow's HTTP client (a dependency of MLflow): its errors say when a server did not answer.
+from requests.exceptions import ChunkedEncodingError, RetryError, Timeout  # noqa: E402
 from requests.exceptions import ConnectionError as HTTPConnectionError  # noqa: E402
-from requests.exceptions import RetryError, Timeout  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -121,8 +121,9 @@ def _client() -> MlflowClient:
 
 
 # What MLflow's HTTP client leaves in an error when a server gave no answer: no connection,
-# no answer in time, or only "unavailable" answers until its retries ran out.
-_NO_ANSWER = (HTTPConnectionError, Timeout, RetryError)
+# no answer in time, an answer cut off (the server died while sending it), or only
+# "unavailable" answers until its retries ran out.
+_NO_ANSWER = (HTTPConnectionError, Timeout, RetryError, ChunkedEncodingError)
 
 
 def _no_answer(error: BaseException) -> bool:
