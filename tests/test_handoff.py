@@ -21,12 +21,15 @@ def start_of(run: unlogged.UnloggedRun) -> handoff.RunStart:
 
 
 def wait_for_status(cwd: Path, experiment_name: str, status: str, count: int) -> list:
+    """The experiment's runs in `status` once there are `count` of them with their params (a run
+    is created, then its params are logged: two transactions)."""
     client = store_client(cwd)
     found = client.get_experiment_by_name(experiment_name)
     assert found is not None
     deadline = time.monotonic() + 30
     while True:
-        runs = [r for r in client.search_runs([found.experiment_id]) if r.info.status == status]
+        runs = [r for r in client.search_runs([found.experiment_id])
+                if r.info.status == status and r.data.params]
         if len(runs) >= count or time.monotonic() > deadline:
             return runs
         time.sleep(0.02)
