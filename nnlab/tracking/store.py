@@ -162,14 +162,6 @@ class _AnswerOrGiveUp:
         return call
 
 
-def preload() -> None:
-    """Import what opening the store will need, without opening it (a worker warming up while
-    another process may be creating the store): for a SQL store, seconds of SQLAlchemy models
-    and alembic."""
-    if not is_server(tracking_uri()):
-        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-
-
 def ensure_experiment(name: str) -> str:
     """The id of experiment `name`, creating the store and the experiment if missing.
 

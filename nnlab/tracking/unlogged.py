@@ -142,7 +142,7 @@ def read(folder: Path) -> UnloggedRun:
             features = {name: arrays[name] for name in DATASET_ARRAYS if name.startswith("x")}
             targets = {name: arrays[name] for name in DATASET_ARRAYS if name.startswith("y")}
         dataset = DatasetArrays(record["dataset"]["name"], record["dataset"]["digest"],
-                                      features, targets)
+                                features, targets)
     artifacts = folder / ARTIFACTS
     return UnloggedRun(record["experiment_name"], record["run_name"], record["run_id"],
                        record["status"], record["params"], record["tags"], record["end_tags"],
