@@ -71,29 +71,35 @@ def epochs_for(seconds: float) -> int:
     return max(1, round(1 + (seconds - fixed_and_one) / per_epoch))
 
 
-def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
-    """Wall seconds of the sweep, and seconds from launch to the end of the first job's
-    training-free part (the start-up: imports, store creation, worker start). Every job runs,
-    also when the store has its config already."""
+def run_sweep(workdir: Path, *arguments: str) -> tuple[list[tuple[float, str]], float]:
+    """`python -m nnlab.run -m ARGUMENTS` in workdir, on the store there: each line it printed
+    with the seconds from its launch to the line, and its wall seconds."""
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    command = [sys.executable, "-m", "nnlab.run", "-m", f"seed=range({seeds})",
-               "activation=relu,sigmoid", f"epochs={epochs}", f"log_every={epochs}",
-               f"hydra.launcher.n_jobs={WORKERS}", "resume=false",
-               f"hydra.sweep.dir={workdir}/multirun"]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "nnlab.run", "-m", *arguments],
+                               cwd=workdir, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stderr is not None  # both are pipes
-    first_done = None
-    for line in process.stdout:
-        if first_done is None and line.startswith("[1/"):
-            # "[1/40] relu-s0 test_loss=... 0.9s": the job's own seconds end the line.
-            first_done = time.perf_counter() - start - float(line.split()[-1].rstrip("s"))
+    lines = [(time.perf_counter() - start, line) for line in process.stdout]
     process.wait()
     wall = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(f"sweep failed: {process.stderr.read()[-2000:]}")
-    return wall, first_done or float("nan")
+    return lines, wall
+
+
+def timed_sweep(epochs: int, seeds: int, workdir: Path) -> tuple[float, float]:
+    """Wall seconds of the sweep, and seconds from launch to the end of the first job's
+    training-free part (the start-up: imports, store creation, worker start). Every job runs,
+    also when the store has its config already."""
+    lines, wall = run_sweep(workdir, f"seed=range({seeds})", "activation=relu,sigmoid",
+                            f"epochs={epochs}", f"log_every={epochs}",
+                            f"hydra.launcher.n_jobs={WORKERS}", "resume=false",
+                            f"hydra.sweep.dir={workdir}/multirun")
+    # "[1/40] relu-s0 test_loss=... 0.9s": the job's own seconds end the line.
+    first_done = next((seconds - float(line.split()[-1].rstrip("s"))
+                       for seconds, line in lines if line.startswith("[1/")), float("nan"))
+    return wall, first_done
 
 
 def engine_in_workers(workdir: Path) -> list[float]:
@@ -136,27 +142,16 @@ def _children_cpu() -> float:
 def timed_headline(workdir: Path, *overrides: str) -> dict[str, float]:
     """One headline sweep in workdir: wall and CPU seconds (the sweep's processes, its workers
     included) and the seconds of each phase."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    command = [sys.executable, "-m", "nnlab.run", "-m", "seed=range(20)",
-               "activation=relu,sigmoid", *overrides]
     cpu_before = _children_cpu()
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None  # both are pipes
+    lines, wall = run_sweep(workdir, "seed=range(20)", "activation=relu,sigmoid", *overrides)
     planned = first = last = float("nan")
-    for line in process.stdout:
-        now = time.perf_counter() - start
+    for seconds, line in lines:
         if line.startswith("nnlab: ") and " running " in line:
-            planned = now
+            planned = seconds
         elif line.startswith("[1/"):
-            first = now
+            first = seconds
         elif line.startswith("["):
-            last = now
-    process.wait()
-    wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise RuntimeError(f"sweep failed: {process.stderr.read()[-2000:]}")
+            last = seconds
     phases = (planned, first - planned, last - first, wall - last)
     return {"wall": wall, "cpu": _children_cpu() - cpu_before,
             **dict(zip(PHASES, phases, strict=True))}
