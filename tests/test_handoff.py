@@ -16,8 +16,9 @@ from nnlab.tracking import handoff, store, unlogged
 
 
 def start_of(run: unlogged.UnloggedRun) -> handoff.RunStart:
+    """The run's start as its worker writes it: started 5 s before it ended."""
     return handoff.RunStart(store.ensure_experiment(run.experiment_name), run.run_name,
-                            run.params, run.tags)
+                            run.params, run.tags, run.timestamp - 5000)
 
 
 def wait_for_status(cwd: Path, experiment_name: str, status: str, count: int) -> list:
@@ -51,6 +52,9 @@ def test_a_run_shows_running_once_it_starts_and_is_logged_whole_when_its_job_ret
         received = receiver.log(7)
         assert received is not None and received.line == "relu-s3 test_loss=0.3333 0.1s"
         check_logged(sqlite_store, running.info.run_id, run)
+        # Its times are the worker's, not those of its creation and logging here.
+        logged = store_client(sqlite_store).get_run(running.info.run_id).info
+        assert (logged.start_time, logged.end_time) == (run.timestamp - 5000, run.timestamp)
         assert not folder.exists() and receiver.in_flight() == []
     assert not receiver.directory.exists()
 

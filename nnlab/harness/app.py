@@ -68,7 +68,8 @@ def track(cfg: DictConfig) -> dict:
     params = schema.flatten(config)
     run_id = None
     if handed_over is not None:
-        handoff.announce(handed_over, handoff.RunStart(experiment_id, name, params, tags))
+        handoff.announce(handed_over, handoff.RunStart(experiment_id, name, params, tags,
+                                                       int(time.time() * 1000)))
         beating = nullcontext()
     else:
         store = _store()

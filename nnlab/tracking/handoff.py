@@ -5,7 +5,7 @@ Importing MLflow costs a worker 1-2 s of CPU, and logging a run through it more 
 training one of the tutorials' nets: in nnlab's launcher the workers only train. Each job has a
 folder of its own (`job_folder`), in which its worker writes
 
-1. `start.json` when the run starts: the experiment, run name, params and tags;
+1. `start.json` when the run starts: the experiment, run name, params, tags and start time;
 2. the finished run, as `nnlab.tracking.unlogged` keeps a run (`unlogged.keep`: run.json, the
    series, the dataset's arrays, the artifacts), when it ends (a crash included).
 
@@ -53,6 +53,7 @@ class RunStart:
     run_name: str
     params: dict[str, str]
     tags: dict[str, str]
+    start_time: int  # ms since the epoch: when the worker started it, not when it is created
 
 
 def job_folder(directory: Path, job_idx: int) -> Path:
@@ -156,7 +157,8 @@ class Receiver:
                 return None
             start = RunStart(**json.loads(start_file.read_text()))
             tags = start.tags | liveness.runner_tags(liveness.this_process(), time.time())
-            run_id = store.start_run(start.experiment_id, start.run_name, start.params, tags)
+            run_id = store.start_run(start.experiment_id, start.run_name, start.params, tags,
+                                     start.start_time)
             self.run_ids[job_idx] = run_id
             start_file.unlink()
             return run_id

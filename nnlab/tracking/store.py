@@ -242,10 +242,11 @@ def _store_lock(uri: str) -> Iterator[None]:
 
 
 def start_run(experiment_id: str, run_name: str, params: dict[str, str],
-              tags: dict[str, str]) -> str:
-    """Create a RUNNING run with its params and tags (one batched call); returns its id."""
+              tags: dict[str, str], start_time: int | None = None) -> str:
+    """Create a RUNNING run with its params and tags (one batched call), started at
+    `start_time` (ms since the epoch; default now); returns its id."""
     client = _client()
-    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+    run = client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=tags)
     client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
     return run.info.run_id
 
@@ -281,8 +282,9 @@ def end_run(
     timestamp: int | None = None,
 ) -> None:
     """Log final metrics, per-step series (batched), the dataset input and artifacts, then
-    close the run. The metrics carry `timestamp` (ms since the epoch; default: now): logged
-    again with the same one, a metric is not added twice."""
+    close the run, ended at `timestamp` (ms since the epoch; default: now): when it finished,
+    not when it was logged (by the launching process, or a later sync). The metrics carry the
+    same timestamp: logged again with it, a metric is not added twice."""
     client = _client()
     if dataset is not None:
         _log_dataset(client, run_id, _dataset_input(dataset))
@@ -296,7 +298,7 @@ def end_run(
                          tags=[RunTag(k, v) for k, v in tags.items()] if start == 0 else [])
     if artifacts_dir is not None:
         client.log_artifacts(run_id, str(artifacts_dir))
-    client.set_terminated(run_id, status=status)
+    client.set_terminated(run_id, status=status, end_time=timestamp)
 
 
 def mark_run(run_id: str, status: str, tags: dict[str, str],
