@@ -283,12 +283,13 @@ def numpy_calls_per_step(recipe: Recipe) -> tuple[int, int]:
     """(BLAS products: np.dot and np.vdot, every other NumPy call) of one training step."""
     sizes, config = recipe.sizes, recipe.config
     layers, width = len(sizes) - 1, sizes[-1]
-    products = layers + 2 * layers + (layers - 1)  # forward; weight and bias gradients; deltas
-    other = layers + (layers - 1) * ACTIVATION_CALLS[recipe.activation]  # bias adds, hidden f
+    # forward; the weight-and-bias gradient of every layer; the deltas passed back
+    products = layers + layers + (layers - 1)
+    other = (layers - 1) * ACTIVATION_CALLS[recipe.activation]  # hidden f
     if recipe.output == "softmax":
-        # row max: a copy and width - 1 maxima; shift, exp, ones, divide; the row sums' product
+        # column max: a copy and width - 1 maxima; shift, exp, divide; the column sums' product
         products += 1
-        other += width + 4
+        other += width + 2
     else:
         other += ACTIVATION_CALLS[recipe.output] + DERIVATIVE_CALLS[recipe.output]
     cost_products, cost_other = COST_CALLS[config.loss]
@@ -296,10 +297,11 @@ def numpy_calls_per_step(recipe: Recipe) -> tuple[int, int]:
     other += cost_other + (config.reduction == "mean")  # the 1/rows scaling
     other += (layers - 1) * DERIVATIVE_CALLS[recipe.activation]
     if config.l2:
-        products += layers  # the penalty: one vdot per weight matrix
-        other += 2  # its gradient, on all weights at once
+        products += 1  # the penalty's vdot, on all parameters at once
+        other += 2  # its gradient: a product with the weights' mask, added
     if config.l1:
-        other += 2 * layers + 3
+        products += 1
+        other += 3  # signs, times the mask, added
     other += 2 + 2 * bool(config.momentum)  # the update, on all parameters at once
     other += 1  # the loss's entry in the history
     batch = config.batch_size or len(recipe.x)
@@ -310,14 +312,15 @@ def numpy_calls_per_step(recipe: Recipe) -> tuple[int, int]:
 
 def per_call_floor(recipe: Recipe) -> tuple[float, float]:
     """Median seconds of one ufunc call (np.add with out=) and one product (np.dot with out=) on
-    the first layer's shapes of `recipe`: what any call of its step costs at least."""
+    the first layer's shapes of `recipe`, laid out as the engine lays them (a sample per column,
+    the bias's row of ones): what any call of its step costs at least."""
     batch = recipe.config.batch_size or len(recipe.x)
     fan_in, fan_out = recipe.sizes[:2]
-    a, w = np.ones((batch, fan_in)), np.ones((fan_in, fan_out))
-    z, out = np.ones((batch, fan_out)), np.empty((batch, fan_out))
+    a, w = np.ones((batch, fan_in + 1)).T, np.ones((fan_in + 1, fan_out)).T
+    z, out = np.ones((fan_out, batch)), np.empty((fan_out, batch))
     number = 2000
     ufunc = timeit.repeat(lambda: np.add(z, z, out=out), number=number, repeat=7)
-    product = timeit.repeat(lambda: np.dot(a, w, out=out), number=number, repeat=7)
+    product = timeit.repeat(lambda: np.dot(w, a, out=out), number=number, repeat=7)
     return statistics.median(ufunc) / number, statistics.median(product) / number
 
 
@@ -346,18 +349,21 @@ def step_row(recipe: Recipe, row: Row) -> Row:
 
 def step_matmuls(sizes: list[int], batch: int, dtype: type,
                  rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(a, b, out) of every matmul in one training step, with the engine's operand layouts:
-    forward a_i @ W_i, weight gradients a_i.T @ delta_i, deltas delta_i @ W_i.T (i >= 1)."""
+    """(a, b, out) of every matmul in one training step, with the engine's operand layouts (a
+    sample per column, the bias's row of ones): forward [W_i; b_i]^T @ [A_i; 1], weight-and-bias
+    gradients [A_i; 1] @ Delta_i^T, deltas W_i @ Delta_i (i >= 1). The data's rows are gathered
+    with their ones: the first layer's input is their transpose."""
     def draw(*shape: int) -> np.ndarray:
         return rng.standard_normal(shape).astype(dtype)
 
     products = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        a, w, delta = draw(batch, fan_in), draw(fan_in, fan_out), draw(batch, fan_out)
-        products.append((a, w, np.empty((batch, fan_out), dtype)))
-        products.append((a.T, delta, np.empty((fan_in, fan_out), dtype)))
+        block, delta = draw(fan_in + 1, fan_out), draw(fan_out, batch)
+        a = draw(batch, fan_in + 1).T if i == 0 else draw(fan_in + 1, batch)
+        products.append((block.T, a, np.empty((fan_out, batch), dtype)))
+        products.append((a, delta.T, np.empty((fan_in + 1, fan_out), dtype)))
         if i > 0:
-            products.append((delta, w.T, np.empty((batch, fan_in), dtype)))
+            products.append((block[:-1], delta, np.empty((fan_in, batch), dtype)))
     return products
 
 

@@ -1,8 +1,8 @@
 """What the engine's fast paths must keep: the same arithmetic as the plain formulas.
 
 The training step packs the parameters into one buffer, gathers large shuffled batches at each
-step, checks finiteness with a sum first and takes the softmax column by column; each must give
-exactly what the straightforward version gives.
+step, checks finiteness with a sum first and takes the softmax's column maxima row by row; each
+must give exactly what the straightforward version gives.
 """
 
 import numpy as np
@@ -10,20 +10,31 @@ import pytest
 
 from nnlab.engine import ACTIVATIONS, Init, TrainConfig, init_network, train
 from nnlab.engine.activations import relu_derivative
-from nnlab.engine.network import pack_parameters
+from nnlab.engine.network import pack_parameters, weight_mask
 from nnlab.engine.training import GATHER_BATCH_BYTES, objective_and_gradients
 
 
 def test_packed_parameters_keep_their_values_and_share_one_buffer():
     net = init_network([3, 5, 2], "tanh", "identity", Init("xavier"), np.random.default_rng(0))
     before = [p.copy() for p in net.weights + net.biases]
-    flat = pack_parameters(net)
+    flat, blocks = pack_parameters(net)
     assert flat.size == sum(p.size for p in before)
     for param, value in zip(net.weights + net.biases, before, strict=True):
         assert np.shares_memory(param, flat)
         np.testing.assert_array_equal(param, value)
+    for block, w, b in zip(blocks, net.weights, net.biases, strict=True):
+        np.testing.assert_array_equal(block, np.vstack([w, b]))  # [W_i; b_i]
     flat += 1.0  # an update of the buffer is an update of every parameter
     np.testing.assert_array_equal(net.biases[-1], before[-1] + 1.0)
+
+
+def test_the_weight_mask_marks_the_weights_of_the_packed_layout():
+    net = init_network([3, 5, 2], "tanh", "identity", Init("xavier"), np.random.default_rng(0))
+    flat, _ = pack_parameters(net)
+    mask = weight_mask(net.sizes, flat.dtype)
+    weights = np.concatenate([w.ravel() for w in net.weights])
+    assert sorted(flat[mask == 1]) == sorted(weights)
+    assert sorted(flat[mask == 0]) == sorted(np.concatenate(net.biases))
 
 
 @pytest.mark.parametrize("features", [2, 120])
@@ -82,10 +93,11 @@ def test_one_non_finite_value_among_overflowing_ones_is_still_found(bad):
 
 
 @pytest.mark.parametrize("columns", [1, 2, 3, 10])
-def test_softmax_is_exp_over_the_row_sum_of_exp(columns):
-    z = np.random.default_rng(columns).normal(scale=5.0, size=(50, columns))
-    expected = np.exp(z - z.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
+def test_softmax_is_exp_over_the_column_sum_of_exp(columns):
+    # A sample per column: `columns` classes are rows.
+    z = np.random.default_rng(columns).normal(scale=5.0, size=(columns, 50))
+    expected = np.exp(z - z.max(axis=0, keepdims=True))
+    expected /= expected.sum(axis=0, keepdims=True)
     ACTIVATIONS["softmax"](z)
     np.testing.assert_allclose(z, expected, rtol=1e-14)
 

@@ -6,6 +6,8 @@ is what the forward pass keeps, and multiplies the back-propagated delta in plac
 scratch buffer shaped like it for f'(z): a step allocates no temporary.
 """
 
+import functools
+
 import numpy as np
 
 LEAKY_RELU_SLOPE = 0.01
@@ -47,18 +49,26 @@ def tanh(z: np.ndarray) -> None:
 
 
 def softmax(z: np.ndarray) -> None:
-    """f(z)_k = exp(z_k) / sum_j exp(z_j), row by row (output layer only)."""
-    # Shifting each row by its max leaves softmax unchanged and keeps exp from overflowing. The
-    # max is taken column by column: NumPy's reduction along a short last axis pays a loop per
-    # row, elementwise maxima over whole columns do not, and a max is exact in any order.
-    row_max = z[:, 0].copy()
-    for k in range(1, z.shape[1]):
-        np.maximum(row_max, z[:, k], out=row_max)
-    z -= row_max[:, None]
+    """f(z)_k = exp(z_k) / sum_j exp(z_j), column by column: a column is a sample (output
+    layer only)."""
+    # Shifting each column by its max leaves softmax unchanged and keeps exp from overflowing.
+    # The max is taken as elementwise maxima of whole rows (a max is exact in any order): NumPy's
+    # reduction over the first axis is several times slower on a few rows.
+    column_stat = z[0].copy()
+    for k in range(1, z.shape[0]):
+        np.maximum(column_stat, z[k], out=column_stat)
+    z -= column_stat
     np.exp(z, out=z)
-    # The row sums as a product with ones, for the same reason; BLAS may add a row's terms in
-    # another order than np.sum, which can change its last bit when there are many columns.
-    z /= np.dot(z, np.ones((z.shape[1], 1), z.dtype))
+    # The column sums as a product with ones, into the same buffer, for the same reason; BLAS
+    # may add a column's terms in another order than np.sum, which can change its last bit.
+    z /= np.dot(_ones(z.shape[0], z.dtype), z, out=column_stat)
+
+
+@functools.cache
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def identity_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:

@@ -1,14 +1,26 @@
 """A dense multilayer perceptron: its parameters, and the forward and backward passes.
 
 Layer i maps a_i (rows x sizes[i]) to a_{i+1} = f(a_i W_i + b_i). The hidden layers share one
-activation f; the last layer uses the output activation. Both passes write into preallocated
-buffers (a `Workspace`), so that a training step allocates nothing but a softmax's row
-statistics. For training, the parameters live in one flat buffer (`pack_parameters`), and so do
-their gradients, laid out alike: the update is one call whatever the number of layers.
+activation f; the last layer uses the output activation.
+
+Inside the passes one sample is one column: A_i = a_i^T is sizes[i] x rows, and
+
+    Z_{i+1} = [W_i; b_i]^T [A_i; 1],    A_{i+1} = f(Z_{i+1}).
+
+The bias is the weight of a constant input: every layer's input carries a last row of ones, so
+that the affine map is one matrix product, and the bias gradient comes out of the weight
+gradient's product as its last row. Laid out so, each row of a layer's buffer holds one unit for
+every sample of the batch: elementwise work runs along rows as long as the batch, where a
+sample per row would give tiny nets rows of two or three units, which NumPy pays for one by one.
+
+Both passes write into preallocated buffers (`Buffers`), so that a training step allocates
+nothing but a softmax's column statistics. For training, the parameters live in one flat buffer
+of layer blocks [W_i; b_i] (`pack_parameters`), and so do their gradients, laid out alike: the
+update is one call whatever the number of layers.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +28,6 @@ import numpy.typing as npt
 from nnlab.constraints import Options
 from nnlab.engine.activations import (
     ACTIVATIONS,
-    DERIVATIVES,
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
 )
@@ -61,27 +72,49 @@ def init_network(
     return Network(weights, biases, activation, output)
 
 
-def pack_parameters(net: Network) -> np.ndarray:
-    """Move the network's parameters into one flat buffer, every weight matrix first, then every
-    bias; net.weights and net.biases become views of it. The update of all parameters is then
-    one ufunc call, and the weights (the only parameters a penalty reaches) one slice of it."""
-    arrays = net.weights + net.biases
-    flat = np.empty(sum(a.size for a in arrays), net.dtype)
-    views = _views_of(flat, arrays)
-    for view, array in zip(views, arrays, strict=True):
-        view[...] = array
-    n_layers = len(net.weights)
-    net.weights[:], net.biases[:] = views[:n_layers], views[n_layers:]
-    return flat
+def layer_blocks(flat: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Consecutive views of `flat`, one (sizes[i] + 1, sizes[i+1]) block [W_i; b_i] per layer."""
+    blocks, start = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        size = (fan_in + 1) * fan_out
+        blocks.append(flat[start:start + size].reshape(fan_in + 1, fan_out))
+        start += size
+    return blocks
 
 
-def _views_of(flat: np.ndarray, arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Consecutive views of `flat`, shaped like `arrays`."""
-    views, start = [], 0
-    for array in arrays:
-        views.append(flat[start:start + array.size].reshape(array.shape))
-        start += array.size
-    return views
+def pack_parameters(net: Network) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Move the network's parameters into one flat buffer of layer blocks [W_i; b_i], returned
+    with the blocks; net.weights and net.biases become views of it (W_i the block's first rows,
+    b_i its last). The update of all parameters is then one ufunc call."""
+    sizes = net.sizes
+    flat = np.empty(sum((fan_in + 1) * fan_out for fan_in, fan_out in
+                        zip(sizes[:-1], sizes[1:], strict=True)), net.dtype)
+    blocks = layer_blocks(flat, sizes)
+    for block, w, b in zip(blocks, net.weights, net.biases, strict=True):
+        block[:-1], block[-1] = w, b
+    net.weights[:] = [block[:-1] for block in blocks]
+    net.biases[:] = [block[-1] for block in blocks]
+    return flat, blocks
+
+
+def weight_mask(sizes: list[int], dtype: npt.DTypeLike) -> np.ndarray:
+    """1 at every weight and 0 at every bias of pack_parameters' flat layout: the penalties
+    reach the weights only."""
+    total = sum((fan_in + 1) * fan_out for fan_in, fan_out in
+                zip(sizes[:-1], sizes[1:], strict=True))
+    mask = np.ones(total, dtype)
+    for block in layer_blocks(mask, sizes):
+        block[-1] = 0
+    return mask
+
+
+def with_ones(x: np.ndarray) -> np.ndarray:
+    """The rows of x with a last column of ones (the constant input of the bias)."""
+    rows, features = x.shape
+    out = np.empty((rows, features + 1), x.dtype)
+    out[:, :features] = x
+    out[:, features] = 1
+    return out
 
 
 def layer_functions(net: Network) -> list[Callable[[np.ndarray], None]]:
@@ -90,110 +123,88 @@ def layer_functions(net: Network) -> list[Callable[[np.ndarray], None]]:
 
 
 @dataclass
-class Workspace:
-    """Every array one training step writes, allocated once for batches of up to `rows` rows."""
+class Buffers:
+    """Every array one step on a batch of `rows` samples writes (a sample per column)."""
 
-    activations: list[np.ndarray]  # a_1 .. a_L (the input a_0 is a view of the data)
-    deltas: list[np.ndarray]  # dCost/dz_i, shaped like activations[i]
-    derivatives: list[np.ndarray]  # f'(z_i) of the hidden layers, shaped like activations[i]
-    gradients: np.ndarray  # flat, laid out like pack_parameters' buffer
-    weight_grads: list[np.ndarray]  # views of gradients
-    bias_grads: list[np.ndarray]  # views of gradients
-    penalty_scratch: np.ndarray  # shaped like the weights' part of gradients
-    loss_scratch: np.ndarray
-    ones: np.ndarray  # sums over a batch's rows as a product: faster than np.sum(axis=0)
-    functions: list[Callable[[np.ndarray], None]]  # each layer's activation
-    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # the hidden layers'
-    _row_views: dict = field(default_factory=dict)
+    hidden_inputs: list[np.ndarray]  # [A_i; 1] of the hidden layers i = 1 .. L-1
+    outputs: list[np.ndarray]  # A_1 .. A_L: the hidden ones are the first rows of hidden_inputs
+    deltas: list[np.ndarray]  # dCost/dZ_i, shaped like outputs[i]
+    deltas_t: list[np.ndarray]  # their transposes (views made once)
+    derivatives: list[np.ndarray]  # scratch for f'(Z_i) of the hidden layers
+    loss_scratch: np.ndarray  # shaped like the output
+    inverse_rows: np.ndarray  # 1 / rows, 0-d, of the network's type
 
-    @property
-    def weight_gradients(self) -> np.ndarray:
-        """The weights' part of the flat gradients (they come first)."""
-        return self.gradients[: self.penalty_scratch.size]
-
-    def rows(self, n: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
-                                    np.ndarray, np.ndarray, np.ndarray]:
-        """Views of the buffers for a batch of n rows, and 1/n as a 0-d array of the network's
-        type (cached: the last batch may be short)."""
-        if n not in self._row_views:
-            self._row_views[n] = (
-                [a[:n] for a in self.activations],
-                [d[:n] for d in self.deltas],
-                [d[:n] for d in self.derivatives],
-                self.loss_scratch[:n],
-                self.ones[:n],
-                # NumPy resolves a Python scalar operand anew at every call; a 0-d array of the
-                # operand's own type it does not, and rounds the same.
-                np.array(1.0 / n, self.ones.dtype),
-            )
-        return self._row_views[n]
+    def inputs(self, x_t: np.ndarray) -> list[np.ndarray]:
+        """Every layer's input [A_i; 1], for the batch whose data with ones are x_t."""
+        return [x_t, *self.hidden_inputs]
 
 
-def allocate_workspace(net: Network, rows: int) -> Workspace:
-    widths = net.sizes[1:]
-    gradients = np.empty(sum(p.size for p in net.weights + net.biases), net.dtype)
-    grads = _views_of(gradients, net.weights + net.biases)
-    n_layers = len(net.weights)
-    return Workspace(
-        activations=[np.empty((rows, w), net.dtype) for w in widths],
-        deltas=[np.empty((rows, w), net.dtype) for w in widths],
-        derivatives=[np.empty((rows, w), net.dtype) for w in widths[:-1]],
-        gradients=gradients,
-        weight_grads=grads[:n_layers],
-        bias_grads=grads[n_layers:],
-        penalty_scratch=np.empty(sum(w.size for w in net.weights), net.dtype),
-        loss_scratch=np.empty((rows, widths[-1]), net.dtype),
-        ones=np.ones(rows, net.dtype),
-        functions=layer_functions(net),
-        derivative=DERIVATIVES[net.activation],
+def allocate_buffers(sizes: list[int], rows: int, dtype: npt.DTypeLike) -> Buffers:
+    widths = sizes[1:]
+    hidden_inputs = [np.empty((w + 1, rows), dtype) for w in widths[:-1]]
+    for a in hidden_inputs:
+        a[-1] = 1
+    outputs = [a[:-1] for a in hidden_inputs] + [np.empty((widths[-1], rows), dtype)]
+    deltas = [np.empty((w, rows), dtype) for w in widths]
+    return Buffers(
+        hidden_inputs=hidden_inputs,
+        outputs=outputs,
+        deltas=deltas,
+        deltas_t=[d.T for d in deltas],
+        derivatives=[np.empty((w, rows), dtype) for w in widths[:-1]],
+        loss_scratch=np.empty((widths[-1], rows), dtype),
+        # NumPy resolves a Python scalar operand anew at every call; a 0-d array of the
+        # operand's own type it does not, and rounds the same.
+        inverse_rows=np.array(1.0 / rows, dtype),
     )
 
 
-def forward_pass(net: Network, x: np.ndarray, activations: list[np.ndarray],
+def forward_pass(blocks_t: list[np.ndarray], inputs: list[np.ndarray],
+                 outputs: list[np.ndarray],
                  functions: list[Callable[[np.ndarray], None]]) -> np.ndarray:
-    """z_i = a_i W_i + b_i, a_{i+1} = f(z_i), layer by layer; returns the output a_L."""
-    a = x
-    for w, b, z, f in zip(net.weights, net.biases, activations, functions, strict=True):
-        np.dot(a, w, out=z)  # np.dot: less per-call overhead than matmul on 2-D
-        z += b
+    """Z_{i+1} = [W_i; b_i]^T [A_i; 1], A_{i+1} = f(Z_{i+1}), layer by layer (`blocks_t`: the
+    blocks' transposes); returns the output A_L. A hidden layer's output is the first rows of
+    the next layer's input: the product writes there."""
+    for block_t, a, z, f in zip(blocks_t, inputs, outputs, functions, strict=True):
+        np.dot(block_t, a, out=z)
         f(z)
-        a = z
-    return a
+    return outputs[-1]
 
 
 def backward_pass(
-    net: Network,
-    x: np.ndarray,
-    activations: list[np.ndarray],
-    deltas: list[np.ndarray],
-    derivatives: list[np.ndarray],
-    ws: Workspace,
-    ones: np.ndarray,
+    weights: list[np.ndarray],
+    inputs: list[np.ndarray],
+    buffers: Buffers,
+    gradient_blocks: list[np.ndarray],
+    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
 ) -> None:
-    """Given deltas[-1] = dCost/dz_L, the chain rule back to the input:
-    dCost/dW_i = a_i^T delta_i, dCost/db_i = sum_rows delta_i,
-    delta_{i-1} = (delta_i W_i^T) * f'(z_{i-1})."""
-    weight_grads, bias_grads, derivative = ws.weight_grads, ws.bias_grads, ws.derivative
-    for i in range(len(net.weights) - 1, 0, -1):
-        np.dot(activations[i - 1].T, deltas[i], out=weight_grads[i])
-        np.dot(ones, deltas[i], out=bias_grads[i])
-        np.dot(deltas[i], net.weights[i].T, out=deltas[i - 1])
-        derivative(activations[i - 1], deltas[i - 1], derivatives[i - 1])
+    """Given deltas[-1] = dCost/dZ_L, the chain rule back to the input:
+    [dCost/dW_i; dCost/db_i] = [A_i; 1] Delta_i^T (the bias's is the sum over the samples),
+    Delta_{i-1} = (W_i Delta_i) * f'(Z_{i-1})."""
+    deltas, deltas_t = buffers.deltas, buffers.deltas_t
+    outputs, derivatives = buffers.outputs, buffers.derivatives
+    for i in range(len(weights) - 1, 0, -1):
+        np.dot(inputs[i], deltas_t[i], out=gradient_blocks[i])
+        np.dot(weights[i], deltas[i], out=deltas[i - 1])
+        derivative(outputs[i - 1], deltas[i - 1], derivatives[i - 1])
     # The input layer passes no delta on: the data take no gradient.
-    np.dot(x.T, deltas[0], out=weight_grads[0])
-    np.dot(ones, deltas[0], out=bias_grads[0])
+    np.dot(inputs[0], deltas_t[0], out=gradient_blocks[0])
+
+
+def _forward(net: Network, x: np.ndarray) -> list[np.ndarray]:
+    """Every layer's output for inputs x, a sample per column (allocates: for evaluation)."""
+    x = np.asarray(x, dtype=net.dtype)
+    blocks_t = [np.vstack([w, b]).T for w, b in zip(net.weights, net.biases, strict=True)]
+    buffers = allocate_buffers(net.sizes, x.shape[0], net.dtype)
+    forward_pass(blocks_t, buffers.inputs(with_ones(x).T), buffers.outputs, layer_functions(net))
+    return buffers.outputs
 
 
 def predict(net: Network, x: np.ndarray) -> np.ndarray:
-    """The network's output for inputs x (allocates: for evaluation, not the training loop)."""
-    x = np.asarray(x, dtype=net.dtype)
-    buffers = [np.empty((x.shape[0], w), net.dtype) for w in net.sizes[1:]]
-    return forward_pass(net, x, buffers, layer_functions(net))
+    """The network's (rows, outputs) output for inputs x (allocates: not for the training loop)."""
+    return np.ascontiguousarray(_forward(net, x)[-1].T)
 
 
 def hidden_outputs(net: Network, x: np.ndarray) -> list[np.ndarray]:
-    """The output of every hidden layer for inputs x."""
-    x = np.asarray(x, dtype=net.dtype)
-    buffers = [np.empty((x.shape[0], w), net.dtype) for w in net.sizes[1:]]
-    forward_pass(net, x, buffers, layer_functions(net))
-    return buffers[:-1]
+    """The (rows, units) output of every hidden layer for inputs x."""
+    return [np.ascontiguousarray(a.T) for a in _forward(net, x)[:-1]]

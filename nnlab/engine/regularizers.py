@@ -19,14 +19,23 @@ def penalty(weights: list[np.ndarray], l1: float, l2: float) -> float:
 
 
 def add_penalty_gradient(
-    weights: np.ndarray, weight_grads: np.ndarray, l1: float, l2: float, scratch: np.ndarray
-) -> None:
-    """weight_grads += l1 * sign(W) + l2 * W, on the weights of every layer at once (one flat
-    buffer each, see network.pack_parameters), using `scratch` shaped like them."""
-    if l1:
-        np.sign(weights, out=scratch)
-        scratch *= l1
-        weight_grads += scratch
-    if l2:
-        np.multiply(weights, l2, out=scratch)
-        weight_grads += scratch
+    params: np.ndarray,
+    grads: np.ndarray,
+    l1_mask: np.ndarray | None,
+    l2_mask: np.ndarray | None,
+    scratch: np.ndarray,
+) -> float:
+    """grads += l1 * sign(W) + l2 * W on the weights of every layer at once, and return the
+    penalty. `params` and `grads` are flat (network.pack_parameters); each mask holds its l at
+    every weight and 0 at every bias (None: l = 0); `scratch` is shaped like them."""
+    total = 0.0
+    if l1_mask is not None:
+        np.sign(params, out=scratch)
+        scratch *= l1_mask
+        total += float(np.vdot(scratch, params))  # l1 sign(w) w = l1 |w|
+        grads += scratch
+    if l2_mask is not None:
+        np.multiply(params, l2_mask, out=scratch)
+        total += 0.5 * float(np.vdot(scratch, params))
+        grads += scratch
+    return total

@@ -23,6 +23,7 @@ estimated on the batch.
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -34,15 +35,19 @@ from nnlab.engine.initializers import INIT_CONSTRAINTS, Init
 from nnlab.engine.losses import COSTS_AND_GRADIENTS, FUSED_OUTPUT, LOSSES
 from nnlab.engine.network import (
     NETWORK_CONSTRAINTS,
+    Buffers,
     Network,
-    Workspace,
-    allocate_workspace,
+    allocate_buffers,
     backward_pass,
     forward_pass,
+    layer_blocks,
+    layer_functions,
     pack_parameters,
+    weight_mask,
+    with_ones,
 )
 from nnlab.engine.optimizer import sgd_step
-from nnlab.engine.regularizers import add_penalty_gradient, penalty
+from nnlab.engine.regularizers import add_penalty_gradient
 from nnlab.engine.schedules import SCHEDULES, Schedule, learning_rates
 
 REDUCTIONS = ("mean", "sum")
@@ -155,52 +160,112 @@ def penalty_weight(rows: int, n_train: int, reduction: str) -> float:
     return rows / n_train if reduction == "sum" else 1.0
 
 
-def _gradient_step(
-    net: Network,
-    ws: Workspace,
-    x: np.ndarray,
-    targets: np.ndarray,
-    config: TrainConfig,
-    weight: float,
-    all_weights: np.ndarray,
-) -> float:
-    """Forward, cost and backward on one batch, the penalty weighted by `weight`; returns the
-    recorded loss (see module doc). The gradients of the batch's objective are left in
-    ws.gradients (ws.weight_grads and ws.bias_grads are views of it). `all_weights` holds every
-    weight matrix, flat, in the order of ws.weight_gradients, for the penalty's gradient."""
-    rows = x.shape[0]
-    activations, deltas, derivatives, loss_scratch, ones, inverse_rows = ws.rows(rows)
-    mean = config.reduction == "mean"
-    scale = 1.0 / rows if mean else 1.0
-    output = forward_pass(net, x, activations, ws.functions)
-    data_cost = COSTS_AND_GRADIENTS[config.loss](output, targets, deltas[-1], loss_scratch)
-    if config.loss not in FUSED_OUTPUT:
-        DERIVATIVES[net.output](output, deltas[-1], loss_scratch)
-    if mean:  # a multiply by 1 changes nothing: on "sum", no call
-        deltas[-1] *= inverse_rows
-    backward_pass(net, x, activations, deltas, derivatives, ws, ones)
+@dataclass(frozen=True)
+class _Step:
+    """What every step of a run uses: the network's views of the packed parameters, their
+    gradients' buffer, and the run's rules, each looked up once."""
+
+    params: np.ndarray  # flat (network.pack_parameters)
+    blocks_t: list[np.ndarray]  # [W_i; b_i]^T: views of params
+    weights: list[np.ndarray]  # W_i: views of params
+    gradients: np.ndarray  # flat, laid out like params
+    gradient_blocks: list[np.ndarray]  # views of gradients
+    functions: list[Callable[[np.ndarray], None]]  # each layer's activation
+    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # the hidden layers'
+    cost_and_gradient: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]
+    output_derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None  # None: 1
+    mean: bool  # reduction="mean"
+    penalized: bool
+    penalty_scratch: np.ndarray  # shaped like params
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The views one batch's step reads and writes, made once for the run."""
+
+    inputs: list[np.ndarray]  # every layer's input [A_i; 1], the data's first (a view)
+    targets: np.ndarray  # (outputs, rows): a sample per column, as the output
+    buffers: Buffers
+    scale: float  # of the summed cost in the objective: 1/rows (mean) or 1 (sum)
+    rows: int
+    l1_mask: np.ndarray | None  # the penalties at the batch's weight (see penalty_weight)
+    l2_mask: np.ndarray | None
+
+
+def _step_of(net: Network, config: TrainConfig) -> _Step:
+    """Pack `net`'s parameters (its weights and biases become views of them) for training."""
+    params, blocks = pack_parameters(net)
+    gradients = np.empty_like(params)
+    fused = config.loss in FUSED_OUTPUT
+    return _Step(
+        params=params,
+        blocks_t=[block.T for block in blocks],
+        weights=list(net.weights),
+        gradients=gradients,
+        gradient_blocks=layer_blocks(gradients, net.sizes),
+        functions=layer_functions(net),
+        derivative=DERIVATIVES[net.activation],
+        cost_and_gradient=COSTS_AND_GRADIENTS[config.loss],
+        output_derivative=None if fused or net.output == "identity" else DERIVATIVES[net.output],
+        mean=config.reduction == "mean",
+        penalized=bool(config.l1 or config.l2),
+        penalty_scratch=np.empty_like(params),
+    )
+
+
+def _batch_of(step: _Step, sizes: list[int], x_t: np.ndarray, targets: np.ndarray,
+              buffers: Buffers, weight: float, config: TrainConfig,
+              mask: np.ndarray) -> _Batch:
+    rows = x_t.shape[1]
+    return _Batch(
+        inputs=buffers.inputs(x_t),
+        targets=targets,
+        buffers=buffers,
+        scale=1.0 / rows if step.mean else 1.0,
+        rows=rows,
+        l1_mask=weight * config.l1 * mask if config.l1 else None,
+        l2_mask=weight * config.l2 * mask if config.l2 else None,
+    )
+
+
+def _gradient_step(step: _Step, batch: _Batch) -> float:
+    """Forward, cost and backward on one batch; returns the recorded loss (see module doc). The
+    gradients of the batch's objective are left in step.gradients."""
+    buffers = batch.buffers
+    output = forward_pass(step.blocks_t, batch.inputs, buffers.outputs, step.functions)
+    delta = buffers.deltas[-1]
+    data_cost = step.cost_and_gradient(output, batch.targets, delta, buffers.loss_scratch)
+    if step.output_derivative is not None:
+        step.output_derivative(output, delta, buffers.loss_scratch)
+    if step.mean:  # a multiply by 1 changes nothing: on "sum", no call
+        delta *= buffers.inverse_rows
+    backward_pass(step.weights, batch.inputs, buffers, step.gradient_blocks, step.derivative)
     reg_cost = 0.0
-    if config.l1 or config.l2:
-        l1, l2 = weight * config.l1, weight * config.l2
-        reg_cost = penalty(net.weights, l1, l2)
-        add_penalty_gradient(all_weights, ws.weight_gradients, l1, l2, ws.penalty_scratch)
-    return (scale * data_cost + reg_cost) / (scale * rows)
+    if step.penalized:
+        reg_cost = add_penalty_gradient(step.params, step.gradients, batch.l1_mask,
+                                        batch.l2_mask, step.penalty_scratch)
+    return (batch.scale * data_cost + reg_cost) / (batch.scale * batch.rows)
 
 
 def objective_and_gradients(
     net: Network, x: np.ndarray, y: np.ndarray, config: TrainConfig, n_train: int | None = None
 ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
     """The objective J_B minimized on the batch (x, y) of a training set of `n_train` rows
-    (None: the batch is the whole set) and its exact gradients (for checking)."""
+    (None: the batch is the whole set) and its exact gradients (for checking); `net` is left
+    as it is."""
     rows = x.shape[0]
     weight = penalty_weight(rows, rows if n_train is None else n_train, config.reduction)
-    targets = encode_targets(y, net.sizes[-1], net.dtype)
-    ws = allocate_workspace(net, rows)
-    all_weights = np.concatenate([w.ravel() for w in net.weights])
-    recorded = _gradient_step(net, ws, np.asarray(x, net.dtype), targets, config, weight,
-                              all_weights)
-    scale = 1.0 / rows if config.reduction == "mean" else 1.0
-    return recorded * scale * rows, ws.weight_grads, ws.bias_grads
+    copy = Network([w.copy() for w in net.weights], [b.copy() for b in net.biases],
+                   net.activation, net.output)
+    step = _step_of(copy, config)
+    targets = np.ascontiguousarray(encode_targets(y, net.sizes[-1], net.dtype).T)
+    x_t = with_ones(np.asarray(x, net.dtype)).T
+    buffers = allocate_buffers(net.sizes, rows, net.dtype)
+    batch = _batch_of(step, net.sizes, x_t, targets, buffers, weight, config,
+                      weight_mask(net.sizes, net.dtype))
+    recorded = _gradient_step(step, batch)
+    return (recorded * batch.scale * rows,
+            [g[:-1] for g in step.gradient_blocks], [g[-1] for g in step.gradient_blocks])
 
 
 def train(
@@ -212,33 +277,42 @@ def train(
     y = np.asarray(y)
     validate(net, x, y, config)
     x = np.asarray(x, dtype=net.dtype)  # only read: no copy when the dtype already matches
-    targets = encode_targets(y, net.sizes[-1], net.dtype)
-    n = x.shape[0]
+    # The targets meet the output elementwise: laid out like it, a sample per column.
+    targets = np.ascontiguousarray(encode_targets(y, net.sizes[-1], net.dtype).T)
+    n, features = x.shape
+    sizes = net.sizes
     batch = n if config.batch_size is None else min(config.batch_size, n)
     batch_bounds = [(start, min(start + batch, n)) for start in range(0, n, batch)]
     steps_per_epoch = len(batch_bounds)
     n_steps = steps_per_epoch * config.epochs if config.steps is None else config.steps
     lrs = learning_rates(config.schedule, config.lr, n_steps).tolist()
     history = np.full(n_steps, np.nan)
-    ws = allocate_workspace(net, batch)
-    params = pack_parameters(net)
-    all_weights = params[: ws.penalty_scratch.size]
+    step_parts = _step_of(net, config)
+    params = step_parts.params
     velocity = np.zeros_like(params) if config.momentum else None
     shuffle = batch < n
     # A shuffled epoch reaches the steps in one of two ways, with the same rows in the same
     # order. Small batches are views of a shuffled copy of the whole set, made once per epoch:
     # no call per step. Large ones are gathered at each step into one buffer that stays in cache
-    # through the forward and backward pass, and the set is never copied whole.
+    # through the forward and backward pass, and the set is never copied whole. The data's rows
+    # carry a last column of ones (the bias's input); a batch's transpose is its layers' input.
     gather_each_batch = shuffle and x[:batch].nbytes >= GATHER_BATCH_BYTES
     if gather_each_batch:
-        x_source, t_source = np.empty_like(x[:batch]), np.empty_like(targets[:batch])
-        bounds = [(0, hi - lo) for lo, hi in batch_bounds]
+        x_source = with_ones(x[:batch])
+        t_sources = {hi - lo: np.empty((targets.shape[0], hi - lo), net.dtype)
+                     for lo, hi in batch_bounds}
+        views = [(x_source[: hi - lo].T, t_sources[hi - lo]) for lo, hi in batch_bounds]
     else:
-        x_source, t_source = (np.empty_like(x), np.empty_like(targets)) if shuffle else (x, targets)
-        bounds = batch_bounds
+        x_rows = with_ones(x)
+        x_source, t_source = (np.empty_like(x_rows), np.empty_like(targets)) if shuffle \
+            else (x_rows, targets)
+        views = [(x_source[lo:hi].T, t_source[:, lo:hi]) for lo, hi in batch_bounds]
+    buffers = {hi - lo: allocate_buffers(sizes, hi - lo, net.dtype) for lo, hi in batch_bounds}
+    mask = weight_mask(sizes, net.dtype)
     # Views made once: each shuffle or gather rewrites what they show.
-    batches = [(lo, hi, x_source[a:b], t_source[a:b], penalty_weight(hi - lo, n, config.reduction))
-               for (lo, hi), (a, b) in zip(batch_bounds, bounds, strict=True)]
+    batches = [(lo, hi, _batch_of(step_parts, sizes, x_t, t, buffers[hi - lo],
+                                  penalty_weight(hi - lo, n, config.reduction), config, mask))
+               for (lo, hi), (x_t, t) in zip(batch_bounds, views, strict=True)]
 
     step, diverged_at = 0, None
     start_time = time.perf_counter()
@@ -250,19 +324,22 @@ def train(
             if shuffle and not gather_each_batch:
                 # mode="clip" lets take write straight into `out` (with the default "raise" it
                 # buffers); a permutation has no index to clip.
-                np.take(x, order, axis=0, out=x_source, mode="clip")
-                np.take(targets, order, axis=0, out=t_source, mode="clip")
+                np.take(x_rows, order, axis=0, out=x_source, mode="clip")
+                np.take(targets, order, axis=1, out=t_source, mode="clip")
             # The last epoch stops after the run's last update, wherever in the pass it falls.
-            for lo, hi, x_batch, t_batch, weight in batches[: n_steps - step]:
+            for lo, hi, batch_views in batches[: n_steps - step]:
                 if gather_each_batch:
-                    np.take(x, order[lo:hi], axis=0, out=x_batch, mode="clip")
-                    np.take(targets, order[lo:hi], axis=0, out=t_batch, mode="clip")
-                loss = _gradient_step(net, ws, x_batch, t_batch, config, weight, all_weights)
+                    # Into the rows' first columns: the last stays ones.
+                    np.take(x, order[lo:hi], axis=0, out=x_source[: hi - lo, :features],
+                            mode="clip")
+                    np.take(targets, order[lo:hi], axis=1, out=batch_views.targets,
+                            mode="clip")
+                loss = _gradient_step(step_parts, batch_views)
                 history[step] = loss
                 if not math.isfinite(loss):
                     diverged_at = step
                     break
-                sgd_step(params, ws.gradients, lrs[step], config.momentum, velocity)
+                sgd_step(params, step_parts.gradients, lrs[step], config.momentum, velocity)
                 step += 1
             if diverged_at is not None:
                 break
