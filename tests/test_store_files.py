@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from nnlab.tracking import store
@@ -48,3 +49,47 @@ def test_without_a_cache_mlflow_builds_the_store_itself(tmp_path: Path,
     experiment_id = _new_store(monkeypatch, tmp_path / "store")
     client = MlflowClient(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     assert client.get_experiment(experiment_id).name == "nnlab"
+
+
+def _metrics_as_read(client: MlflowClient, run_id: str) -> tuple[dict, dict]:
+    """A run's latest metrics and every key's history, as MLflow reads them back."""
+    latest = client.get_run(run_id).data.metrics
+    history = {key: sorted((m.step, m.timestamp, m.value)
+                           for m in client.get_metric_history(run_id, key)) for key in latest}
+    return latest, history
+
+
+def test_a_runs_metrics_inserted_at_once_read_as_mlflows_log_batch_writes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    experiment_id = _new_store(monkeypatch, tmp_path)
+    client = MlflowClient()
+    metrics = {"test_loss": 0.25, "diverged": float("nan"), "big": float("inf"),
+               "small": float("-inf")}
+    # A series whose largest step is not its last point, a NaN inside it, a repeated step.
+    steps, values = [0, 10, 20, 5, 20], [1.0, float("nan"), 0.5, 2.0, 0.25]
+    fast = store.start_run(experiment_id, "fast", {}, {})
+    store.end_run(fast, "FINISHED", metrics, {"train_loss": (steps, values)}, {"kind": "x"},
+                  timestamp=1_000)
+    reference = client.create_run(experiment_id).info.run_id
+    client.log_batch(reference, metrics=[
+        *(Metric(k, v, 1_000, 0) for k, v in metrics.items()),
+        *(Metric("train_loss", v, 1_000, s) for s, v in zip(steps, values, strict=True))])
+    got, want = _metrics_as_read(client, fast), _metrics_as_read(client, reference)
+    assert str(got) == str(want)  # as text: NaN equals NaN
+    assert client.get_run(fast).data.tags["kind"] == "x"
+    assert client.get_run(fast).info.status == "FINISHED"
+
+
+def test_metrics_logged_again_are_not_added_twice(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch):
+    """A run logged again (a sync after an interruption) meets its own rows: the insert at once
+    writes nothing and MLflow's log_batch adds what is missing only."""
+    experiment_id = _new_store(monkeypatch, tmp_path)
+    run_id = store.start_run(experiment_id, "again", {}, {})
+    client = MlflowClient()
+    client.log_batch(run_id, metrics=[Metric("train_loss", 1.0, 1_000, 0)])
+    store.end_run(run_id, "FINISHED", {"test_loss": 0.5},
+                  {"train_loss": ([0, 1], [1.0, 0.75])}, {}, timestamp=1_000)
+    history = client.get_metric_history(run_id, "train_loss")
+    assert sorted((m.step, m.value) for m in history) == [(0, 1.0), (1, 0.75)]
+    assert client.get_run(run_id).data.metrics == {"train_loss": 0.75, "test_loss": 0.5}
