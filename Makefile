@@ -88,9 +88,7 @@ reports: $(STAMP)
 	for name in $(EXPERIMENTS); do \
 	  (cd $(REPORT_STORE) && $(CURDIR)/$(PYTHON) -m nnlab.run -m +experiment=$$name) || exit 1; \
 	done
-	for name in $(EXPERIMENTS); do \
-	  MLFLOW_TRACKING_URI=sqlite:///$(REPORT_STORE)/mlflow.db $(PYTHON) -m nnlab.report $$name || exit 1; \
-	done
+	MLFLOW_TRACKING_URI=sqlite:///$(REPORT_STORE)/mlflow.db $(PYTHON) -m nnlab.report $(EXPERIMENTS)
 
 clean:
 	rm -rf $(VENV) .lock-venv outputs multirun

@@ -234,6 +234,23 @@ def test_an_unknown_experiment_fails_with_one_line_naming_those_there_are(stores
     assert "nnlab" in message.split("experiments there: ")[1] and "\n" not in message
 
 
+def test_several_names_write_one_report_each_in_one_process(stores, monkeypatch, tmp_path,
+                                                            capsys):
+    _use_store(monkeypatch, stores["headline"])
+    main(["nnlab", "nnlab", "--out", str(tmp_path)])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(
+        f"{tmp_path / 'nnlab.md'}: experiment 'nnlab'")]
+    assert len(lines) == 2 and (tmp_path / "nnlab.md").is_file()
+
+
+def test_several_names_with_a_per_report_option_are_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["relu_vs_sigmoid", "init_shift", "--sweep", "all"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--sweep with several NAMEs (relu_vs_sigmoid init_shift)" in error
+
+
 def test_by_and_metric_options_choose_the_arm_and_the_primary_metric(stores, monkeypatch,
                                                                     tmp_path):
     _use_store(monkeypatch, stores["headline"])

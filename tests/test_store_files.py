@@ -93,3 +93,27 @@ def test_metrics_logged_again_are_not_added_twice(tmp_path: Path,
     history = client.get_metric_history(run_id, "train_loss")
     assert sorted((m.step, m.value) for m in history) == [(0, 1.0), (1, 0.75)]
     assert client.get_run(run_id).data.metrics == {"train_loss": 0.75, "test_loss": 0.5}
+
+
+def _history_plan(database: Path, run_id: str) -> str:
+    """How SQLite reads one run's train_loss (MLflow's get_metric_history query)."""
+    with closing(sqlite3.connect(database)) as connection:
+        return str(connection.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM metrics WHERE run_uuid = ? AND key = ? "
+            "ORDER BY timestamp, step, value", (run_id, "train_loss")).fetchall())
+
+
+def test_a_sweeps_end_leaves_the_planner_reading_a_runs_history_by_its_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Without statistics SQLite reads one run's series through the metric name (every run's
+    points of it); after `refresh_statistics` through the index on the run (from about six
+    runs on: below that the name's rows are few)."""
+    experiment_id = _new_store(monkeypatch, tmp_path)
+    for name in "abcdefgh":
+        run_id = store.start_run(experiment_id, name, {}, {})
+        store.end_run(run_id, "FINISHED", {}, {"train_loss": (range(50), [1.0] * 50)}, {})
+    by_name = "USING COVERING INDEX sqlite_autoindex_metrics_1 (key=?)"
+    by_run = "USING INDEX index_metrics_run_uuid_key_step (run_uuid=? AND key=?)"
+    assert by_name in _history_plan(tmp_path / "mlflow.db", run_id)
+    store.refresh_statistics()
+    assert by_run in _history_plan(tmp_path / "mlflow.db", run_id)

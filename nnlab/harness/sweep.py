@@ -540,6 +540,7 @@ def end_parent_runs(launch: Launch, status: str) -> None:
         runs = store.sweep_runs(launch.plan.sweep_id, experiment_id)
         tags = outcome_counts(runs, launched, skipped) | {contract.WALL_TIME_TAG: wall}
         store.end_run(parent, status, {}, {}, tags)
+    store.refresh_statistics()  # the sweep grew the store
 
 
 @contextmanager

@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m nnlab.report",
         description="Read a sweep's runs from MLflow (MLFLOW_TRACKING_URI, else ./mlflow.db) "
                     "and write OUT/NAME.md, OUT/NAME/*.png, OUT/NAME/runs.csv and OUT/README.md.")
-    parser.add_argument("name", nargs="?",
+    parser.add_argument("name", nargs="*",
                         help="experiments/NAME.yaml (its MLflow experiment and analysis block), "
-                             "or an MLflow experiment; default: the latest sweep of "
-                             f"'{DEFAULT_EXPERIMENT}', its arms detected")
+                             "or an MLflow experiment; several: one report each, in one "
+                             "process (no other option then but --out); default: the latest "
+                             f"sweep of '{DEFAULT_EXPERIMENT}', its arms detected")
     parser.add_argument("--experiment", help="the MLflow experiment to read (default: NAME's)")
     parser.add_argument("--sweep", help="a sweep id (tag nnlab.sweep_id), several joined by "
                                         "commas, or 'all'; default: the latest complete sweep")
@@ -38,8 +39,20 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"where reports go (default: {DEFAULT_OUT} for an experiment of "
                              f"experiments/, else {ADHOC_OUT}, which git ignores)")
     args = parser.parse_args(argv)
+    per_report = {"--experiment": args.experiment, "--sweep": args.sweep, "--by": args.by,
+                  "--metric": args.metric, "--baseline": args.baseline,
+                  "--success": args.success}
+    given = [option for option, value in per_report.items() if value is not None]
+    if len(args.name) > 1 and given:
+        parser.error(f"{', '.join(given)} with several NAMEs ({' '.join(args.name)}): each "
+                     "report reads its own experiment's block; give one NAME")
+    for name in args.name or [None]:
+        _report(name, args)
+
+
+def _report(name: str | None, args: argparse.Namespace) -> None:
     try:
-        written = write_report(args.name, experiment=args.experiment, sweep=args.sweep,
+        written = write_report(name, experiment=args.experiment, sweep=args.sweep,
                                by=_names(args.by), metrics=_names(args.metric),
                                baseline=args.baseline, success=args.success, out_dir=args.out)
     except ReportError as error:

@@ -123,11 +123,16 @@ def split(runs: pd.DataFrame, analysis: Analysis,
                     "but the sweep did not compare it there: run the sweep again (it runs what "
                     "is missing)")
             settings.append(at_value.assign(**{SETTING: setting}))
-    compared = pd.concat(settings, ignore_index=True)
+    compared = pd.concat(settings, ignore_index=True).drop(columns=ARM)
+    faceted = dataclasses.replace(analysis, arm=tuple(keys), facet=SETTING)
+    # The tuning names the arms in the comparison's order (the baseline first).
+    order = list(resolve(compared, faceted)[0].arms)
+    order += [arm for arm in chosen if arm not in order]
+    chosen = {arm: chosen[arm] for arm in order if arm in chosen}
+    rows.sort(key=lambda row: order.index(row[ARM]))
     dataset = str(runs["dataset.name"].dropna().iloc[0]) if "dataset.name" in runs else ""
     result = Tuning(tune, default, chosen, tuning_runs, pd.DataFrame(rows), dataset)
-    faceted = dataclasses.replace(analysis, arm=tuple(keys), facet=SETTING)
-    return result, compared.drop(columns=ARM), faceted
+    return result, compared, faceted
 
 
 def distinct(runs: pd.DataFrame) -> pd.DataFrame:

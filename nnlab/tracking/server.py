@@ -39,6 +39,7 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from nnlab.tracking import statistics
 from nnlab.tracking.views import runs_page_lines
 
 SERVER_DB = "mlflow-server.db"
@@ -235,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.app_name:
         lines.append("and MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD (basic auth)")
     lines += runs_page_lines(url, args.backend_store_uri)
+    # Its clients' sweeps cannot refresh a store behind a server; each start does.
+    statistics.refresh(args.backend_store_uri)
     if args.host == ALL_INTERFACES and not args.allowed_hosts:
         lines.append(f"MLflow refuses requests addressed to {name} unless started with "
                      f"--allowed-hosts {name}:{args.port} (localhost and private IPs pass)")

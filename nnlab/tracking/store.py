@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from nnlab.tracking import waits
+from nnlab.tracking import statistics, waits
 
 # nnlab's workers are short-lived processes: no telemetry thread in each of them.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -570,12 +570,19 @@ def ended_sweep_runs(sweep_id: str, experiment_ids: Iterable[str]) -> list[RunRe
             return sorted(records, key=lambda run: (run.end_time or 0, run.run_name))
 
 
+def refresh_statistics() -> None:
+    """Let a local SQLite store's query planner know its tables (`statistics.refresh`)."""
+    statistics.refresh(tracking_uri())
+
+
 def metric_histories(run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
     """Every logged (step, value) of metric `key`, per run.
 
-    One query per run: MLflow's client has no bulk call that works on every store. On the
-    SQLite store that costs about 20 ms per run of 300 steps (0.9 s for 40 runs).
+    One query per run: MLflow's client has no bulk call that works on every store. On a SQLite
+    store with its planner's statistics (gathered first: `statistics`) that is a few ms per
+    run of 300 steps, whatever the store's size.
     """
+    refresh_statistics()
     client = _client()
     return {run_id: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
             for run_id in run_ids}

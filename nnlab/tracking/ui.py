@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from nnlab.tracking import statistics
 from nnlab.tracking.server import serve, server_command
 from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri
 from nnlab.tracking.views import runs_page_lines
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nnlab.ui: MLFLOW_TRACKING_URI is already a tracking server: open {uri}",
               file=sys.stderr)
         return 2
+    statistics.refresh(uri)  # the UI draws runs' series: read by run, not by metric name
     command = server_command(uri, args.host, args.port, _local_store_options(uri))
     url = f"http://{args.host}:{args.port}"
     banner = [f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", *runs_page_lines(url, uri)]
