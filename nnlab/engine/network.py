@@ -72,6 +72,12 @@ def init_network(
     return Network(weights, biases, activation, output)
 
 
+def _packed_size(sizes: list[int]) -> int:
+    """The number of parameters of a net with layer widths `sizes`: its blocks' entries."""
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:],
+                                                                  strict=True))
+
+
 def layer_blocks(flat: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """Consecutive views of `flat`, one (sizes[i] + 1, sizes[i+1]) block [W_i; b_i] per layer."""
     blocks, start = [], 0
@@ -86,10 +92,8 @@ def pack_parameters(net: Network) -> tuple[np.ndarray, list[np.ndarray]]:
     """Move the network's parameters into one flat buffer of layer blocks [W_i; b_i], returned
     with the blocks; net.weights and net.biases become views of it (W_i the block's first rows,
     b_i its last). The update of all parameters is then one ufunc call."""
-    sizes = net.sizes
-    flat = np.empty(sum((fan_in + 1) * fan_out for fan_in, fan_out in
-                        zip(sizes[:-1], sizes[1:], strict=True)), net.dtype)
-    blocks = layer_blocks(flat, sizes)
+    flat = np.empty(_packed_size(net.sizes), net.dtype)
+    blocks = layer_blocks(flat, net.sizes)
     for block, w, b in zip(blocks, net.weights, net.biases, strict=True):
         block[:-1], block[-1] = w, b
     net.weights[:] = [block[:-1] for block in blocks]
@@ -100,9 +104,7 @@ def pack_parameters(net: Network) -> tuple[np.ndarray, list[np.ndarray]]:
 def weight_mask(sizes: list[int], dtype: npt.DTypeLike) -> np.ndarray:
     """1 at every weight and 0 at every bias of pack_parameters' flat layout: the penalties
     reach the weights only."""
-    total = sum((fan_in + 1) * fan_out for fan_in, fan_out in
-                zip(sizes[:-1], sizes[1:], strict=True))
-    mask = np.ones(total, dtype)
+    mask = np.ones(_packed_size(sizes), dtype)
     for block in layer_blocks(mask, sizes):
         block[-1] = 0
     return mask
@@ -139,12 +141,21 @@ class Buffers:
         return [x_t, *self.hidden_inputs]
 
 
-def allocate_buffers(sizes: list[int], rows: int, dtype: npt.DTypeLike) -> Buffers:
+def _layer_buffers(sizes: list[int], rows: int,
+                   dtype: npt.DTypeLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """What the forward pass writes for `rows` samples: the hidden layers' inputs [A_i; 1]
+    (their row of ones set) and every layer's output (a hidden one: its input's first rows)."""
     widths = sizes[1:]
     hidden_inputs = [np.empty((w + 1, rows), dtype) for w in widths[:-1]]
     for a in hidden_inputs:
         a[-1] = 1
     outputs = [a[:-1] for a in hidden_inputs] + [np.empty((widths[-1], rows), dtype)]
+    return hidden_inputs, outputs
+
+
+def allocate_buffers(sizes: list[int], rows: int, dtype: npt.DTypeLike) -> Buffers:
+    widths = sizes[1:]
+    hidden_inputs, outputs = _layer_buffers(sizes, rows, dtype)
     deltas = [np.empty((w, rows), dtype) for w in widths]
     return Buffers(
         hidden_inputs=hidden_inputs,
@@ -195,9 +206,10 @@ def _forward(net: Network, x: np.ndarray) -> list[np.ndarray]:
     """Every layer's output for inputs x, a sample per column (allocates: for evaluation)."""
     x = np.asarray(x, dtype=net.dtype)
     blocks_t = [np.vstack([w, b]).T for w, b in zip(net.weights, net.biases, strict=True)]
-    buffers = allocate_buffers(net.sizes, x.shape[0], net.dtype)
-    forward_pass(blocks_t, buffers.inputs(with_ones(x).T), buffers.outputs, layer_functions(net))
-    return buffers.outputs
+    # The forward pass's buffers only: no deltas for an evaluation.
+    hidden_inputs, outputs = _layer_buffers(net.sizes, x.shape[0], net.dtype)
+    forward_pass(blocks_t, [with_ones(x).T, *hidden_inputs], outputs, layer_functions(net))
+    return outputs
 
 
 def predict(net: Network, x: np.ndarray) -> np.ndarray:

@@ -213,9 +213,8 @@ def _step_of(net: Network, config: TrainConfig) -> _Step:
     )
 
 
-def _batch_of(step: _Step, sizes: list[int], x_t: np.ndarray, targets: np.ndarray,
-              buffers: Buffers, weight: float, config: TrainConfig,
-              mask: np.ndarray) -> _Batch:
+def _batch_of(step: _Step, x_t: np.ndarray, targets: np.ndarray, buffers: Buffers,
+              weight: float, config: TrainConfig, mask: np.ndarray) -> _Batch:
     rows = x_t.shape[1]
     return _Batch(
         inputs=buffers.inputs(x_t),
@@ -261,7 +260,7 @@ def objective_and_gradients(
     targets = np.ascontiguousarray(encode_targets(y, net.sizes[-1], net.dtype).T)
     x_t = with_ones(np.asarray(x, net.dtype)).T
     buffers = allocate_buffers(net.sizes, rows, net.dtype)
-    batch = _batch_of(step, net.sizes, x_t, targets, buffers, weight, config,
+    batch = _batch_of(step, x_t, targets, buffers, weight, config,
                       weight_mask(net.sizes, net.dtype))
     recorded = _gradient_step(step, batch)
     return (recorded * batch.scale * rows,
@@ -298,6 +297,9 @@ def train(
     # carry a last column of ones (the bias's input); a batch's transpose is its layers' input.
     gather_each_batch = shuffle and x[:batch].nbytes >= GATHER_BATCH_BYTES
     if gather_each_batch:
+        # take writes straight only into a contiguous `out` (else it allocates a temporary per
+        # call): the rows are gathered there, then copied beside the ones.
+        x_gathered = np.empty_like(x[:batch])
         x_source = with_ones(x[:batch])
         t_sources = {hi - lo: np.empty((targets.shape[0], hi - lo), net.dtype)
                      for lo, hi in batch_bounds}
@@ -310,7 +312,7 @@ def train(
     buffers = {hi - lo: allocate_buffers(sizes, hi - lo, net.dtype) for lo, hi in batch_bounds}
     mask = weight_mask(sizes, net.dtype)
     # Views made once: each shuffle or gather rewrites what they show.
-    batches = [(lo, hi, _batch_of(step_parts, sizes, x_t, t, buffers[hi - lo],
+    batches = [(lo, hi, _batch_of(step_parts, x_t, t, buffers[hi - lo],
                                   penalty_weight(hi - lo, n, config.reduction), config, mask))
                for (lo, hi), (x_t, t) in zip(batch_bounds, views, strict=True)]
 
@@ -329,9 +331,9 @@ def train(
             # The last epoch stops after the run's last update, wherever in the pass it falls.
             for lo, hi, batch_views in batches[: n_steps - step]:
                 if gather_each_batch:
+                    np.take(x, order[lo:hi], axis=0, out=x_gathered[: hi - lo], mode="clip")
                     # Into the rows' first columns: the last stays ones.
-                    np.take(x, order[lo:hi], axis=0, out=x_source[: hi - lo, :features],
-                            mode="clip")
+                    x_source[: hi - lo, :features] = x_gathered[: hi - lo]
                     np.take(targets, order[lo:hi], axis=1, out=batch_views.targets,
                             mode="clip")
                 loss = _gradient_step(step_parts, batch_views)
