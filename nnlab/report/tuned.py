@@ -128,7 +128,7 @@ def split(runs: pd.DataFrame, analysis: Analysis,
     # The tuning names the arms in the comparison's order (the baseline first).
     order = list(resolve(compared, faceted)[0].arms)
     order += [arm for arm in chosen if arm not in order]
-    chosen = {arm: chosen[arm] for arm in order if arm in chosen}
+    chosen = {arm: chosen[arm] for arm in order}
     rows.sort(key=lambda row: order.index(row[ARM]))
     dataset = str(runs["dataset.name"].dropna().iloc[0]) if "dataset.name" in runs else ""
     result = Tuning(tune, default, chosen, tuning_runs, pd.DataFrame(rows), dataset)

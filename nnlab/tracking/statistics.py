@@ -11,17 +11,13 @@ report or the UI reads histories from it.
 
 import sqlite3
 from contextlib import closing
-from pathlib import Path
+
+from nnlab.tracking.uri import sqlite_database
 
 # Rows sampled per index: SQLite's own suggestion for a quick, approximate ANALYZE.
 SAMPLE_ROWS = 1000
 # A busy store (another sweep writing) is left for next time rather than waited for long.
 BUSY_TIMEOUT_S = 2.0
-
-
-def sqlite_database(uri: str) -> Path | None:
-    """The database file of a local SQLite store's URI; None for any other store."""
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
 def refresh(uri: str) -> None:

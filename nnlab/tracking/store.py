@@ -83,7 +83,12 @@ from nnlab.tracking.records import (  # noqa: E402
     RunRecord,
     ServerNotAnswering,
 )
-from nnlab.tracking.uri import is_server, local_artifact_root, tracking_uri  # noqa: E402
+from nnlab.tracking.uri import (  # noqa: E402
+    is_server,
+    local_artifact_root,
+    sqlite_database,
+    tracking_uri,
+)
 
 # MLflow's own per-request limit for metrics in one log_batch call.
 METRICS_PER_BATCH = 1000
@@ -182,8 +187,9 @@ def ensure_experiment(name: str) -> str:
     """
     uri = tracking_uri()
     with _store_lock(uri):
-        if uri.startswith("sqlite:///"):
-            _create_sqlite_store(Path(uri.removeprefix("sqlite:///")))
+        database = sqlite_database(uri)
+        if database is not None:
+            _create_sqlite_store(database)
         client = _client()
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
@@ -241,10 +247,10 @@ def _schema_template() -> Path | None:
 @contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """Exclusive use of a local SQLite store while it is created or changed; else nothing."""
-    if not uri.startswith("sqlite:///"):
+    database = sqlite_database(uri)
+    if database is None:
         yield
         return
-    database = Path(uri.removeprefix("sqlite:///"))
     database.parent.mkdir(parents=True, exist_ok=True)
     with open(database.with_name(database.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -258,12 +264,13 @@ def start_run(experiment_id: str, run_name: str, params: dict[str, str],
     client = _client()
     run = client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=tags)
     client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
-    if run.info.artifact_uri:
+    if run.info.artifact_uri and not is_server(tracking_uri()):
         _artifact_uris[run.info.run_id] = run.info.artifact_uri
     return run.info.run_id
 
 
-# The artifact folder of each run this process created and has not ended: MLflow's
+# The artifact folder of each run this process created in a local or SQL store (a server's
+# client goes through MLflow's calls) and has not ended: MLflow's
 # log_artifacts reads the whole run back first to find it (a fifth of the time a run takes the
 # launching process to log).
 _artifact_uris: dict[str, str] = {}
@@ -318,7 +325,7 @@ def end_run(
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     artifact_uri = _artifact_uris.pop(run_id, None)
     if artifacts_dir is not None:
-        if artifact_uri is None or is_server(tracking_uri()):
+        if artifact_uri is None:
             client.log_artifacts(run_id, str(artifacts_dir))
         else:
             get_artifact_repository(artifact_uri).log_artifacts(str(artifacts_dir))
@@ -490,7 +497,8 @@ def _existing_store() -> MlflowClient:
     """A client on the store; LookupError if its SQLite file is not there."""
     uri = tracking_uri()
     # Opening a SQLite store that is not there would create an empty one: reading writes nothing.
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    database = sqlite_database(uri)
+    if database is not None and not database.is_file():
         raise LookupError(f"no MLflow store at {uri} (run a sweep here first, or set "
                           "MLFLOW_TRACKING_URI)")
     return _client()

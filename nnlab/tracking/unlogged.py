@@ -36,7 +36,7 @@ import numpy as np
 
 from nnlab import contract
 from nnlab.tracking.records import DatasetArrays, ServerNotAnswering
-from nnlab.tracking.uri import is_server, tracking_uri
+from nnlab.tracking.uri import is_server, sqlite_database, tracking_uri
 
 RUN_FILE = "run.json"
 SERIES_FILE = "series.npz"
@@ -65,10 +65,8 @@ class UnloggedRun:
 
 def root() -> Path:
     """Where kept runs go: beside a SQLite store's file, else in the current directory."""
-    uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent / contract.UNLOGGED_DIR
-    return Path.cwd() / contract.UNLOGGED_DIR
+    database = sqlite_database(tracking_uri())
+    return (Path.cwd() if database is None else database.parent) / contract.UNLOGGED_DIR
 
 
 def _folder_name(run: UnloggedRun) -> str:

@@ -21,8 +21,12 @@ def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a local SQLite store's URI; None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def local_artifact_root(uri: str) -> str | None:
     """For a local SQLite store, the artifact folder beside the database file."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return (Path(uri.removeprefix("sqlite:///")).parent / ARTIFACTS_DIR).resolve().as_uri()
+    database = sqlite_database(uri)
+    return None if database is None else (database.parent / ARTIFACTS_DIR).resolve().as_uri()

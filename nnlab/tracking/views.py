@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from nnlab.contract import ARM_TAG, KIND_TAG
+from nnlab.tracking.uri import sqlite_database
 
 VIEW_KEY = "nnlab"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
@@ -103,10 +104,10 @@ def recent_experiments(backend_store_uri: str) -> list[ExperimentRuns]:
     """The experiments with runs, the most recent run first, at most MOST_RECENT; [] when the
     store is not there yet, or is not a SQL store nnlab can read (it then links to none)."""
     try:
-        if backend_store_uri.startswith("sqlite:///"):
-            path = backend_store_uri.removeprefix("sqlite:///")
+        database = sqlite_database(backend_store_uri)
+        if database is not None:
             # Read-only: a missing database is not created.
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
                 rows = connection.execute(_QUERY).fetchall()
         else:
             import sqlalchemy
